@@ -1,0 +1,1 @@
+"""convscope: watch a CNN learn, layer by layer, live."""
