@@ -1,0 +1,141 @@
+"""The `convscope` command: train | models | summary (the live server comes with `serve`).
+
+    convscope train --model convnetjs --epochs 10 --data ~/cifar --json
+    convscope models
+    convscope summary vgg-mini          # or a SPEC.json file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from .data import DataError, load_dataset
+from .models import PRESETS, SpecError, format_table, get_preset, layer_table, load_spec, totals
+from .train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer,
+                    save_checkpoint)
+from .train.device import DEVICES
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in its inputs: printed without a traceback."""
+
+
+def train_config(args: argparse.Namespace, recipe: dict) -> TrainConfig:
+    """The preset's recipe with the command line's overrides on top."""
+    overrides = {name: getattr(args, name) for name in
+                 ("epochs", "batch_size", "lr", "optimizer", "seed", "precision")
+                 if getattr(args, name) is not None}
+    return TrainConfig().replace(**{**recipe, **overrides})
+
+
+def command_train(args: argparse.Namespace) -> int:
+    name, spec = load_spec(args.model)
+    recipe = get_preset(name).recipe if name in PRESETS else {}
+    config = train_config(args, recipe)
+    dataset = load_dataset(args.data)
+    trainer = Trainer(spec, dataset, config, device=args.device)
+    print(f"training {name} on {dataset.source} ({trainer.device}, "
+          f"{'bf16' if trainer.use_bf16 else 'fp32'}): {config.epochs:g} epochs, "
+          f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g}", file=sys.stderr)
+    bar = tqdm(total=round(config.epochs * len(trainer.batches)), unit="img", unit_scale=True,
+               file=sys.stderr, dynamic_ncols=True)
+
+    def on_step(trainer: Trainer, m: StepMetrics) -> None:
+        bar.update(m.batch_size)
+        if m.step % 10 == 0:
+            bar.set_postfix(loss=f"{m.loss:.3f}", acc=f"{m.accuracy:.1%}",
+                            img_s=f"{trainer.images_seen / trainer.train_seconds:,.0f}")
+
+    def on_eval(trainer: Trainer, m: EvalMetrics) -> None:
+        bar.write(f"epoch {m.epoch:5.2f}  test loss {m.loss:.4f}  test accuracy {m.accuracy:.2%}  "
+                  f"({m.seconds:.1f} s of training)", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"epoch": round(m.epoch, 3), "test_accuracy": m.accuracy,
+                              "test_loss": m.loss, "seconds": round(m.seconds, 2)}), flush=True)
+
+    final = trainer.fit(on_step=on_step, on_eval=on_eval)
+    bar.close()
+    if args.checkpoint:
+        print(f"checkpoint written to {save_checkpoint(trainer, args.checkpoint)}", file=sys.stderr)
+    result = {
+        "model": name, "epochs": config.epochs, "test_accuracy": final.accuracy,
+        "test_loss": final.loss, "per_class_accuracy": dict(zip(trainer.classes, final.per_class)),
+        "images_per_second": trainer.images_seen / trainer.train_seconds,
+        "seconds": trainer.train_seconds, "steps": trainer.step_count,
+        "device": str(trainer.device), "precision": "bf16" if trainer.use_bf16 else "fp32",
+    }
+    if args.json:
+        print(json.dumps(result), flush=True)
+    else:
+        print(f"test accuracy {final.accuracy:.2%} after {trainer.train_seconds:.1f} s "
+              f"({result['images_per_second']:,.0f} images/s)")
+    return 0
+
+
+def command_models(args: argparse.Namespace) -> int:
+    rows = []
+    for name, preset in PRESETS.items():
+        params, macs = totals(layer_table(preset.spec))
+        rows.append((name, f"{params:,}", f"{macs / 1e6:,.2f}M", preset.title))
+    widths = [max(len(r[i]) for r in rows + [("model", "params", "MACs", "")]) for i in range(3)]
+    print(f"{'model':<{widths[0]}}  {'params':>{widths[1]}}  {'MACs':>{widths[2]}}  about")
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}")
+    return 0
+
+
+def command_summary(args: argparse.Namespace) -> int:
+    name, spec = load_spec(args.model)
+    print(f"{name}\n{format_table(layer_table(spec))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convscope", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model headless, with a progress bar")
+    train.add_argument("--model", default="convnetjs", help="preset name or SPEC.json")
+    train.add_argument("--epochs", type=float, help="passes over the training set "
+                       "(default: the preset's own schedule)")
+    train.add_argument("--data", help="CIFAR-10 folder or tarball, or an image-folder dataset "
+                       "(folder or .zip); default: download CIFAR-10 once into the cache")
+    train.add_argument("--device", choices=DEVICES, default="auto")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--optimizer", choices=("sgd", "adamw", "adadelta"))
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16"))
+    train.add_argument("--seed", type=int)
+    train.add_argument("--checkpoint", help="write a checkpoint file here at the end")
+    train.add_argument("--json", action="store_true",
+                       help="print JSON lines; the last is the run's result")
+    train.set_defaults(run=command_train)
+
+    models = sub.add_parser("models", help="list the preset networks")
+    models.set_defaults(run=command_models)
+
+    summary = sub.add_parser("summary", help="layer table of a preset or a SPEC.json")
+    summary.add_argument("model", help="preset name or path to a SPEC.json")
+    summary.set_defaults(run=command_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (DataError, SpecError, CheckpointError, DeviceError, UsageError, ValueError) as e:
+        print(f"convscope: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("convscope: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
