@@ -1,0 +1,184 @@
+"""The preset zoo: the networks of a CNN course's history, sized for CIFAR-10 on a CPU.
+
+Each preset is a spec, a note for students (the idea the network introduced), and a recipe:
+overrides of TrainConfig (server/train/config.py) that make it train well by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class UnknownModel(ValueError):
+    """Not a preset name (nor, for load_spec, a spec file)."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    note: str  # 2-3 sentences: the idea this network introduced
+    spec: list[dict]
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig field overrides
+
+
+def layer(kind: str, **fields: Any) -> dict:
+    return {"type": kind, **fields}
+
+
+def conv(filters: int, size: int, **fields: Any) -> dict:
+    return {"type": "conv", "filters": filters, "size": size, **fields}
+
+
+INPUT = layer("input", channels=3, height=32, width=32)
+RELU, SOFTMAX = layer("relu"), layer("softmax")
+
+
+def conv_bn_relu(filters: int, stride: int = 1) -> list[dict]:
+    return [conv(filters, 3, stride=stride, pad=1, bias=False), layer("batchnorm"), RELU]
+
+
+def inception(c1: int, c3_reduce: int, c3: int, c5_reduce: int, c5: int, pool_proj: int) -> dict:
+    """GoogLeNet's block: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1, each conv followed by relu."""
+    return layer("inception", branches=[
+        [conv(c1, 1), RELU],
+        [conv(c3_reduce, 1), RELU, conv(c3, 3, pad=1), RELU],
+        [conv(c5_reduce, 1), RELU, conv(c5, 5, pad=2), RELU],
+        [layer("pool", size=3, stride=1, pad=1), conv(pool_proj, 1), RELU],
+    ])
+
+
+def basic_block(filters: int, stride: int = 1) -> dict:
+    """ResNet's basic block: conv3x3-BN-relu-conv3x3-BN, added to the shortcut, then relu."""
+    body = [*conv_bn_relu(filters, stride), conv(filters, 3, pad=1, bias=False), layer("batchnorm")]
+    return layer("residual", layers=body, activation="relu")
+
+
+def airbench_block(filters: int) -> list[dict]:
+    return [conv(filters, 3, pad=1, bias=False), layer("pool", size=2), layer("batchnorm"), layer("gelu"),
+            conv(filters, 3, pad=1, bias=False), layer("batchnorm"), layer("gelu")]
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset(
+        "convnetjs", "ConvNetJS CIFAR-10 demo",
+        "The network of Andrej Karpathy's ConvNetJS demo, which trained live in a web browser: three "
+        "conv-relu-pool stages with 5x5 filters and one fully connected layer. It made a convolutional "
+        "network's filters and activations visible to anyone, while it learned.",
+        [INPUT,
+         conv(16, 5, stride=1, pad=2), RELU, layer("pool", size=2, stride=2),
+         conv(20, 5, stride=1, pad=2), RELU, layer("pool", size=2, stride=2),
+         conv(20, 5, stride=1, pad=2), RELU, layer("pool", size=2, stride=2),
+         layer("fc", units=10), SOFTMAX],
+        {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "epochs": 10, "schedule": "onecycle",
+         "label_smoothing": 0.0, "weight_decay": 5e-4},
+    ),
+    Preset(
+        "lenet", "LeNet-5 (1998)",
+        "LeCun's LeNet-5 showed that convolutions with shared weights plus pooling (subsampling), trained "
+        "end to end by backpropagation, learn their own features: it read handwritten digits and cheques. "
+        "It took 32x32 images, so here conv1 has no padding and the shapes are the original's "
+        "(28, 14, 10, 5: 16*5*5 = 400 features into fc 120), with sigmoids and average pooling as d2l.ai teaches it.",
+        [INPUT,
+         conv(6, 5), layer("sigmoid"), layer("pool", mode="avg", size=2, stride=2),
+         conv(16, 5), layer("sigmoid"), layer("pool", mode="avg", size=2, stride=2),
+         layer("fc", units=120), layer("sigmoid"), layer("fc", units=84), layer("sigmoid"),
+         layer("fc", units=10), SOFTMAX],
+        {"optimizer": "adamw", "lr": 3e-3, "batch_size": 128, "epochs": 10, "schedule": "onecycle",
+         "weight_decay": 1e-2},
+    ),
+    Preset(
+        "alexnet-mini", "AlexNet, CIFAR-sized (2012)",
+        "AlexNet won ImageNet 2012 by a wide margin with a deeper, wider LeNet trained on GPUs: ReLU instead "
+        "of saturating sigmoids, dropout in its large fully connected layers, overlapping 3x3 stride-2 max "
+        "pooling and data augmentation. This version keeps its shape (large filters first, then three stacked "
+        "3x3 convs, two dropout fc layers) at CIFAR scale.",
+        [INPUT,
+         conv(48, 5, pad=2), RELU, layer("pool", size=3, stride=2),
+         conv(96, 5, pad=2), RELU, layer("pool", size=3, stride=2),
+         conv(144, 3, pad=1), RELU, conv(144, 3, pad=1), RELU, conv(96, 3, pad=1), RELU,
+         layer("pool", size=3, stride=2),
+         layer("fc", units=256), RELU, layer("dropout", p=0.5),
+         layer("fc", units=256), RELU, layer("dropout", p=0.5),
+         layer("fc", units=10), SOFTMAX],
+        {"optimizer": "adamw", "lr": 2e-3, "batch_size": 128, "epochs": 15, "schedule": "onecycle",
+         "weight_decay": 5e-2},
+    ),
+    Preset(
+        "vgg-mini", "VGG, CIFAR-sized (2014)",
+        "VGG showed that depth built from one repeated block works: stacks of 3x3 convolutions, then a 2x2 "
+        "max pool, doubling the channels each time the image halves. Two stacked 3x3 convs see a 5x5 window "
+        "with fewer weights (2*9 = 18 instead of 25 per channel pair) and an extra nonlinearity; batchnorm "
+        "(2015, not in the original) is added so it trains fast.",
+        [INPUT,
+         *conv_bn_relu(32), *conv_bn_relu(32), layer("pool", size=2),
+         *conv_bn_relu(64), *conv_bn_relu(64), *conv_bn_relu(64), layer("pool", size=2),
+         *conv_bn_relu(128), *conv_bn_relu(128), *conv_bn_relu(128), layer("pool", size=2),
+         layer("fc", units=256), RELU, layer("dropout", p=0.5), layer("fc", units=10), SOFTMAX],
+        {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "epochs": 15, "schedule": "onecycle",
+         "weight_decay": 5e-4},
+    ),
+    Preset(
+        "nin-mini", "Network in Network, CIFAR-sized (2013)",
+        "Network in Network put a small multilayer perceptron at every pixel: 1x1 convolutions after each "
+        "spatial convolution mix the channels. Its last block gives one channel per class and global average "
+        "pooling turns them into scores, so it has no fully connected layer at all; 1x1 convolutions became "
+        "a standard tool.",
+        [INPUT,
+         layer("nin", filters=64, size=5, pad=2), layer("pool", size=3, stride=2), layer("dropout", p=0.3),
+         layer("nin", filters=96, size=5, pad=2), layer("pool", size=3, stride=2), layer("dropout", p=0.3),
+         layer("nin", filters=10, size=3, pad=1), layer("globalpool", mode="avg"), SOFTMAX],
+        {"optimizer": "adamw", "lr": 2e-3, "batch_size": 128, "epochs": 15, "schedule": "onecycle",
+         "weight_decay": 5e-2},
+    ),
+    Preset(
+        "googlenet-mini", "GoogLeNet, CIFAR-sized (2014)",
+        "GoogLeNet is built from Inception blocks: 1x1, 3x3 and 5x5 convolutions and a pooling path run side by "
+        "side on the same input and are concatenated on channels, with 1x1 convolutions shrinking the channels "
+        "before the expensive filters to keep the cost low. Like NiN it ends in global average pooling; the "
+        "blocks here are GoogLeNet's 3a, 3b and 4a at half the width.",
+        [INPUT,
+         conv(64, 3, pad=1), layer("batchnorm"), RELU, layer("pool", size=3, stride=2, pad=1),
+         inception(32, 48, 64, 8, 16, 16), inception(64, 64, 96, 16, 48, 32),
+         layer("pool", size=3, stride=2, pad=1),
+         inception(96, 48, 104, 8, 24, 32),
+         layer("globalpool", mode="avg"), layer("dropout", p=0.4), layer("fc", units=10), SOFTMAX],
+        {"optimizer": "adamw", "lr": 2e-3, "batch_size": 128, "epochs": 15, "schedule": "onecycle",
+         "weight_decay": 5e-2},
+    ),
+    Preset(
+        "resnet-mini", "ResNet, CIFAR-sized (2015)",
+        "ResNet adds each block's input to its output, y = F(x) + x, so a block only has to learn a residual "
+        "and gradients flow straight through the identity path: that made networks of 100+ layers trainable. "
+        "When a block halves the image and doubles the channels, a strided 1x1 conv on the shortcut (a "
+        "projection) makes the shapes match.",
+        [INPUT,
+         *conv_bn_relu(32),
+         basic_block(32), basic_block(64, stride=2), basic_block(128, stride=2),
+         layer("globalpool", mode="avg"), layer("fc", units=10), SOFTMAX],
+        {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "epochs": 15, "schedule": "onecycle",
+         "weight_decay": 5e-4},
+    ),
+    Preset(
+        "fast", "Speed-run net (airbench-style)",
+        "The CIFAR-10 speed runs (David Page's ResNet-9, then Keller Jordan's airbench) reach 94% in seconds "
+        "on one GPU with a short, wide net: a frozen first layer that whitens 2x2 patches, conv-pool-batchnorm "
+        "blocks, big batches with Nesterov SGD, label smoothing and flip averaging at test time. The lesson: "
+        "on a fixed budget, a small well-conditioned network and a tuned recipe beat a bigger network.",
+        [INPUT, layer("whiten", size=2), layer("gelu"),
+         *airbench_block(64), *airbench_block(256), *airbench_block(256),
+         layer("globalpool", mode="max"), layer("fc", units=10, bias=False), SOFTMAX],
+        {"optimizer": "sgd", "nesterov": True, "batch_size": 1024, "epochs": 10, "lr": 0.2,
+         "momentum": 0.85, "weight_decay": 5e-4, "label_smoothing": 0.2, "schedule": "linear",
+         "warmup": 0.1, "crop_pad": 2, "flip_tta": True},
+    ),
+]}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called `name`; UnknownModel lists the known names."""
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise UnknownModel(f"unknown model {name!r}; known models: {', '.join(PRESETS)}") from None
