@@ -1,0 +1,78 @@
+// REST calls (docs/protocol-contract.md, "REST"). Every call resolves to an `ApiResult`; it never
+// throws for HTTP errors or a lost network, so views can show the message inline.
+
+/** @typedef {import('./types.js').RunState} RunState */
+
+/**
+ * @typedef {object} ApiResult
+ * @property {boolean} ok        the server accepted the request (2xx and, when present, body.ok)
+ * @property {number} status     HTTP status; 0 when the server could not be reached
+ * @property {string} message    the server's message (its `detail` on errors), for people
+ * @property {any} body          the parsed JSON body, or null
+ */
+
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {any} [json]
+ * @returns {Promise<ApiResult>}
+ */
+export async function request(method, path, json) {
+  /** @type {RequestInit} */
+  const init = { method, headers: { Accept: "application/json" } };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    return { ok: false, status: 0, message: "The server could not be reached.", body: null };
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const ok = response.ok && !(body && body.ok === false);
+  return { ok, status: response.status, message: messageOf(body, response), body };
+}
+
+/** The most helpful text in a reply: `message`, then FastAPI's `detail` (a string or a list). */
+function messageOf(body, response) {
+  if (body && typeof body.message === "string" && body.message) return body.message;
+  if (body && body.detail !== undefined) {
+    const detail = body.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      // pydantic validation errors: [{loc: ["body", "lr"], msg: "..."}]
+      return detail.map((d) => {
+        const where = Array.isArray(d.loc) ? d.loc.filter((x) => x !== "body").join(".") : "";
+        return where ? `${where}: ${d.msg}` : String(d.msg ?? JSON.stringify(d));
+      }).join("; ");
+    }
+    return JSON.stringify(detail);
+  }
+  return response.ok ? "" : `${response.status} ${response.statusText}`.trim();
+}
+
+export const pause = () => request("POST", "/api/run/pause");
+export const resume = () => request("POST", "/api/run/resume");
+export const step = () => request("POST", "/api/run/step");
+export const reset = () => request("POST", "/api/run/reset");
+
+/** @param {Record<string, number|string>} changes  lr, momentum, weight_decay, batch_size, optimizer */
+export const setHyperparams = (changes) => request("PATCH", "/api/run/hyperparams", changes);
+
+/** @param {string} name  a preset's name */
+export const setModel = (name) => request("POST", "/api/run/model", { name });
+
+/** @param {number} index  a test image */
+export const setProbe = (index) => request("POST", "/api/run/probe", { index });
+
+export const listModels = () => request("GET", "/api/models");
+
+/** @param {number} index */
+export const testImageUrl = (index) => `/api/images/test/${index}.png`;

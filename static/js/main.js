@@ -1,0 +1,76 @@
+// Entry point: builds the store, the views and the connection, and redraws at most once per
+// animation frame. Messages only mark topics dirty; the frame callback hands each view the set
+// of topics that changed since the last frame, so a burst of messages costs one redraw.
+
+import { connect, Store } from "./socket.js";
+import { BannerView } from "./views/banner.js";
+import { ChartsView } from "./views/charts.js";
+import { ControlsView } from "./views/controls.js";
+import { EvaluationView } from "./views/evaluation.js";
+import { ModelsView } from "./views/models.js";
+import { NetworkView } from "./views/network.js";
+import { PredictionsView } from "./views/predictions.js";
+import { ProbePickerView } from "./views/probepicker.js";
+
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
+
+const store = new Store();
+/** @type {Set<string>} */
+let dirty = new Set();
+let scheduled = false;
+
+function invalidate() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(render);
+}
+
+store.subscribe((topics) => {
+  for (const t of topics) dirty.add(t);
+  invalidate();
+});
+
+const socket = connect(store);
+
+const views = [
+  new BannerView(store, $("banners"), socket),
+  new ControlsView(store, document),
+  new ModelsView(store, { list: $("model-list"), msg: $("model-msg") }),
+  new ProbePickerView(store, {
+    img: $("probe-img"), label: $("probe-label"), form: $("probe-form"), index: $("probe-index"),
+    random: $("probe-random"), thumbs: $("probe-thumbs"), msg: $("probe-msg"),
+  }),
+  new ChartsView(store, {
+    loss: $("chart-loss"), acc: $("chart-acc"), lr: $("chart-lr"), ips: $("chart-ips"),
+    smoothing: $("smoothing"), smoothingValue: $("smoothing-value"),
+  }, invalidate),
+  new PredictionsView(store, { root: $("predictions"), step: $("pred-step") }),
+  new EvaluationView(store, { root: $("eval"), step: $("eval-step") }),
+  new NetworkView(store, {
+    root: $("network"), summary: $("net-summary"),
+    grads: $("show-grads"), filters: $("show-filters"), filterGrads: $("show-filter-grads"),
+  }, invalidate),
+];
+
+function render() {
+  scheduled = false;
+  const topics = dirty;
+  dirty = new Set();
+  for (const view of views) {
+    try {
+      view.update(topics);
+    } catch (err) {
+      // one broken view must not stop the others from drawing
+      console.error(`convscope: ${view.constructor.name} failed to draw`, err);
+    }
+  }
+}
+
+// first paint: every view draws its empty state
+for (const t of ["connection", "run", "layers", "presets", "probe", "metrics", "eval", "predictions", "frame", "error"]) {
+  dirty.add(t);
+}
+invalidate();
+
+// for tests and the console: the live state, read-only by convention
+Object.defineProperty(window, "convscope", { value: { store, socket }, configurable: true });

@@ -1,0 +1,88 @@
+// Shapes of what crosses the wire (docs/protocol.md is the reference). Types only: JSDoc
+// typedefs that editors and `tsc --checkJs` understand; this module exports nothing at run time.
+
+/**
+ * @typedef {"loading"|"training"|"paused"|"finished"|"error"} RunStatus
+ *
+ * @typedef {object} DataProgress
+ * @property {string} stage    e.g. "download", "extract", "decode"
+ * @property {number} done
+ * @property {number} total
+ *
+ * @typedef {object} RunState
+ * @property {RunStatus} status
+ * @property {string} model
+ * @property {Record<string, any>} config   TrainConfig fields (lr, momentum, batch_size, ...)
+ * @property {number} step
+ * @property {number} epoch
+ * @property {number} images_seen
+ * @property {number} seconds
+ * @property {number} images_per_second
+ * @property {string|null} message
+ * @property {DataProgress|null} data_progress
+ * @property {string} device
+ * @property {"bf16"|"fp32"} precision
+ * @property {{index: number, label: string}|null} [probe]  the test image probes run on
+ *
+ * @typedef {object} LayerRow
+ * @property {number} index          top-level layer index (what probe blobs refer to)
+ * @property {number[]} path         nested position for layers inside blocks
+ * @property {string} name
+ * @property {string} type
+ * @property {number[]} output_shape (C, H, W) or (N,)
+ * @property {number} params
+ * @property {number} macs
+ * @property {number} depth
+ *
+ * @typedef {object} MetricPoint
+ * @property {number} step
+ * @property {number} epoch
+ * @property {number} loss
+ * @property {number} accuracy
+ * @property {number} lr
+ * @property {number} batch_size
+ * @property {number} images_per_second
+ * @property {number} seconds
+ * @property {number} time
+ *
+ * @typedef {object} EvalPoint
+ * @property {number} step
+ * @property {number} epoch
+ * @property {number} loss
+ * @property {number} accuracy
+ * @property {number[]} per_class
+ * @property {number[][]} [confusion]
+ *
+ * @typedef {object} Preset
+ * @property {string} name
+ * @property {string} title
+ * @property {number} params
+ * @property {number} macs
+ * @property {string} [note]
+ *
+ * @typedef {object} Prediction
+ * @property {number} index
+ * @property {string|number} label
+ * @property {{class: string|number, p: number}[]} top
+ *
+ * @typedef {object} Blob
+ * @property {number} layer          top-level layer index; -1 for the raw input image
+ * @property {"activation"|"activation_grad"|"filter"|"filter_grad"|"input"} kind
+ * @property {number} count
+ * @property {number} height
+ * @property {number} width
+ * @property {number} channels
+ * @property {number} min
+ * @property {number} max
+ * @property {number} offset
+ * @property {number} length
+ * @property {Uint8Array} [pixels]   filled in by probe.js: a view of this blob's bytes
+ *
+ * @typedef {object} ProbeFrame
+ * @property {"probe"} type
+ * @property {number} step
+ * @property {{source: "test"|"upload", index: number|null}} image
+ * @property {Blob[]} blobs
+ */
+
+export {};
