@@ -33,6 +33,16 @@ class TrainBatches:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        """Where the stream is: resuming from this gives exactly the batches that would follow."""
+        return {"generator": self.generator.get_state(), "order": self.order.cpu(),
+                "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].to(self.images.device)
+        self.position = int(state["position"])
+
     def next(self, batch_size: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         """The next batch; a new shuffled epoch starts when fewer than batch_size images are left."""
         batch_size = min(batch_size, len(self))

@@ -20,8 +20,8 @@ from .config import TrainConfig
 
 FORMAT = "convscope-checkpoint"
 VERSION = 1
-REQUIRED = ("format", "version", "spec", "classes", "config", "model", "optimizer", "history",
-            "step", "images_seen", "train_seconds")
+REQUIRED = ("format", "version", "spec", "classes", "config", "model", "optimizer", "batches",
+            "history", "step", "images_seen", "train_seconds")
 
 
 class CheckpointError(ValueError):
@@ -35,6 +35,7 @@ class Checkpoint:
     config: TrainConfig
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict[str, Any]
+    batches_state: dict[str, Any]  # the training batch stream: generator, order, position
     history: dict[str, list[dict]]
     step: int
     images_seen: int
@@ -54,7 +55,8 @@ def save_checkpoint(trainer: Any, path: str | os.PathLike) -> Path:
         "format": FORMAT, "version": VERSION, "spec": trainer.spec, "classes": trainer.classes,
         "config": trainer.config.to_dict(),
         "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
-        "optimizer": trainer.optimizer.state_dict(), "history": trainer.history,
+        "optimizer": trainer.optimizer.state_dict(), "batches": trainer.batches.state_dict(),
+        "history": trainer.history,
         "step": trainer.step_count, "images_seen": trainer.images_seen,
         "train_seconds": trainer.train_seconds,
     }
@@ -96,6 +98,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} holds an invalid network or settings: {e}") from None
     checkpoint = Checkpoint(spec=spec, classes=list(classes), config=config,
                             model_state=payload["model"], optimizer_state=payload["optimizer"],
+                            batches_state=payload["batches"],
                             history=payload["history"], step=int(payload["step"]),
                             images_seen=int(payload["images_seen"]),
                             train_seconds=float(payload["train_seconds"]))
@@ -111,6 +114,7 @@ def restore(trainer: Any, checkpoint: Checkpoint) -> None:
     """Put a checkpoint's weights, optimiser state, counters and history into a Trainer."""
     trainer.model.load_state_dict(checkpoint.model_state)
     trainer.optimizer.load_state_dict(checkpoint.optimizer_state)
+    trainer.batches.load_state_dict(checkpoint.batches_state)
     trainer.step_count = checkpoint.step
     trainer.images_seen = checkpoint.images_seen
     trainer.train_seconds = checkpoint.train_seconds

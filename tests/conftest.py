@@ -1,0 +1,51 @@
+"""Fixtures shared by every test folder."""
+from pathlib import Path
+
+import pytest
+
+SHARED_JPEG_ZIP = Path(__file__).resolve().parents[1] / "../shared/datasets/cifar10-jpeg.zip"
+
+
+@pytest.fixture(scope="session")
+def cifar_jpeg_zip() -> Path:
+    """All of CIFAR-10 as JPEGs in an image-folder zip, beside the repo on dev machines and CI."""
+    if not SHARED_JPEG_ZIP.is_file():
+        pytest.skip(f"{SHARED_JPEG_ZIP.resolve()} is absent (the shared CIFAR-10 JPEG copy)")
+    return SHARED_JPEG_ZIP.resolve()
+
+
+def make_tiny_dataset(train: int = 256, test: int = 128, seed: int = 0):
+    """Random 32x32 images whose mean colour depends on the class: learnable in a few steps."""
+    import numpy as np
+
+    from server.data import CIFAR10_CLASSES, Dataset
+
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(40, 216, (10, 3))
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, n)
+        noise = rng.integers(-40, 40, (n, 32, 32, 3))
+        return (palette[labels][:, None, None, :] + noise).clip(0, 255).astype(np.uint8), labels
+
+    (xtr, ytr), (xte, yte) = split(train), split(test)
+    return Dataset(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), list(CIFAR10_CLASSES),
+                   "tiny random dataset")
+
+
+@pytest.fixture
+def tiny_dataset():
+    """256 train and 128 test images of ten colour classes."""
+    return make_tiny_dataset()
+
+
+@pytest.fixture(scope="session")
+def cifar_jpeg(cifar_jpeg_zip, tmp_path_factory):
+    """The shared CIFAR-10 JPEG copy, decoded once per test session into a private cache."""
+    import os
+    from unittest import mock
+
+    from server.data import load_dataset
+
+    with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache"))}):
+        return load_dataset(cifar_jpeg_zip, progress=lambda *_: None)

@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from server.train import CheckpointError, Trainer, load_checkpoint, restore, save_checkpoint
+
+
+
+def test_round_trip_restores_weights_optimizer_counters_and_history(make_trainer, tiny_dataset, tmp_path):
+    trainer = make_trainer(momentum=0.8)
+    for _ in range(3):
+        trainer.step()
+    trainer.evaluate()
+    path = save_checkpoint(trainer, tmp_path / "run.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]  # no temporary file left
+
+    ckpt = load_checkpoint(path)
+    assert ckpt.step == 3 and ckpt.images_seen == 96
+    assert ckpt.config == trainer.config and ckpt.classes == trainer.classes
+    assert ckpt.history == trainer.history
+
+    fresh = Trainer(ckpt.spec, tiny_dataset, ckpt.config, device="cpu")
+    restore(fresh, ckpt)
+    x = trainer.test_images[:8]
+    assert torch.equal(fresh.predict(x), trainer.predict(x))
+    # the optimiser's momentum buffers came back too: the next step is identical
+    assert fresh.step().loss == pytest.approx(trainer.step().loss, abs=1e-6)
+    assert torch.equal(fresh.predict(x), trainer.predict(x))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint file at"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt is not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def test_foreign_torch_file(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"conv.weight": torch.zeros(3)}, path)
+    with pytest.raises(CheckpointError, match="is not a convscope checkpoint"):
+        load_checkpoint(path)
+
+
+def test_truncated_file(make_trainer, tiny_dataset, tmp_path):
+    path = save_checkpoint(make_trainer(), tmp_path / "run.pt")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def _resave(path, edit):
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    torch.save(payload, path)
+
+
+def test_weights_that_do_not_fit_the_spec(make_trainer, tiny_dataset, tmp_path):
+    path = save_checkpoint(make_trainer(), tmp_path / "run.pt")
+    _resave(path, lambda p: p["spec"][1].update(filters=8))
+    with pytest.raises(CheckpointError, match="the weights do not fit its network"):
+        load_checkpoint(path)
+
+
+def test_invalid_spec_and_missing_keys_and_version(make_trainer, tiny_dataset, tmp_path):
+    path = save_checkpoint(make_trainer(), tmp_path / "run.pt")
+    _resave(path, lambda p: p["spec"][1].update(size=99))
+    with pytest.raises(CheckpointError, match="invalid network or settings: layer 1 \\(conv\\)"):
+        load_checkpoint(path)
+    path = save_checkpoint(make_trainer(), tmp_path / "run.pt")
+    _resave(path, lambda p: p.pop("optimizer"))
+    with pytest.raises(CheckpointError, match="incomplete: missing optimizer"):
+        load_checkpoint(path)
+    path = save_checkpoint(make_trainer(), tmp_path / "run.pt")
+    _resave(path, lambda p: p.update(version=99))
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_checkpoint(path)
+
+
+def test_spec_is_kept_with_the_weights(make_trainer, tiny_spec, tmp_path):
+    ckpt = load_checkpoint(save_checkpoint(make_trainer(), tmp_path / "run.pt"))
+    assert [layer["type"] for layer in ckpt.spec] == [layer["type"] for layer in tiny_spec]
