@@ -1,0 +1,284 @@
+"""Every message that crosses the wire, in one place: websocket messages, the binary probe frame,
+and the REST request and reply bodies. docs/protocol.md documents each one with an example.
+
+Text websocket messages are pydantic models with a literal `type`; a probe is one binary frame:
+
+    b"CSP1" | uint32 LE header length H | H bytes of JSON (ProbeHeader) | uint8 payload
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+PROBE_MAGIC = b"CSP1"
+MAX_PROBE_BYTES = 512 * 1024  # a probe frame never exceeds this
+
+Status = Literal["loading", "training", "paused", "finished", "error"]
+
+
+class Wire(BaseModel):
+    """Base of every message: field names as written here, extra fields refused."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+# -- shared shapes -----------------------------------------------------------------------------
+class DataProgress(Wire):
+    stage: str  # e.g. "downloading", "decoding train images"
+    done: int
+    total: int  # 0 when unknown
+
+
+class DatasetInfo(Wire):
+    source: str  # where the images came from
+    train_size: int
+    test_size: int  # test image indices run from 0 to test_size - 1
+
+
+class ProbeImage(Wire):
+    index: int  # index in the test set
+    label: str  # its true class
+
+
+class RunState(Wire):
+    status: Status
+    model: str  # preset name, or the name given to a custom spec
+    config: dict[str, Any]  # every TrainConfig field (server/train/config.py)
+    step: int = 0
+    epoch: float = 0.0
+    images_seen: int = 0
+    seconds: float = 0.0  # training time so far (pauses and evaluation excluded)
+    images_per_second: float = 0.0  # over the last few steps
+    message: str | None = None  # why the status is "error", or a note for the person watching
+    data_progress: DataProgress | None = None  # while loading data
+    device: str = "cpu"
+    precision: Literal["bf16", "fp32"] = "fp32"
+    probe: ProbeImage | None = None  # the test image probes run on (None until data is loaded)
+    dataset: DatasetInfo | None = None  # None until data is loaded
+
+
+class LayerRow(Wire):
+    index: int  # top-level layer index (the probe blobs' `layer`)
+    path: list[int]  # nested for blocks: [4, 1] or [4, branch, 1]
+    name: str
+    type: str
+    output_shape: list[int]  # (C, H, W) or (N,), no batch dimension
+    params: int
+    macs: int  # multiply-accumulates per image
+    depth: int  # 0 = top level
+
+    @classmethod
+    def of(cls, row: Any) -> "LayerRow":
+        """From a server.models.LayerRow."""
+        return cls(index=row.path[0], path=list(row.path), name=row.name, type=row.type,
+                   output_shape=list(row.output_shape), params=row.params, macs=row.macs,
+                   depth=row.depth)
+
+
+class MetricPoint(Wire):
+    step: int
+    epoch: float
+    loss: float
+    accuracy: float  # of the (augmented) training batch
+    lr: float
+    batch_size: int
+    images_per_second: float
+    seconds: float  # training time so far
+    time: float  # server unix time when the step ended
+
+
+class EvalPoint(Wire):
+    step: int
+    epoch: float
+    loss: float
+    accuracy: float
+    per_class: list[float]
+    seconds: float
+
+
+class PresetInfo(Wire):
+    name: str
+    title: str
+    params: int
+    macs: int
+
+
+class History(Wire):
+    train: list[MetricPoint]  # downsampled to at most 2000 points
+    test: list[EvalPoint]
+
+
+class Guess(Wire):
+    class_: str = Field(alias="class")
+    p: float
+
+
+class Prediction(Wire):
+    index: int  # index in the test set (GET /api/images/test/{index}.png)
+    label: str  # the true class
+    top: list[Guess]  # the 3 most likely classes, most likely first
+
+
+# -- websocket messages, server -> client --------------------------------------------------------
+class Hello(Wire):
+    type: Literal["hello"] = "hello"
+    protocol_version: int = PROTOCOL_VERSION
+    run: RunState
+    layers: list[LayerRow]
+    history: History
+    classes: list[str]
+    presets: list[PresetInfo]
+    probe: ProbeImage | None
+
+
+class State(Wire):
+    type: Literal["state"] = "state"
+    run: RunState
+
+
+class Metrics(Wire):
+    type: Literal["metrics"] = "metrics"
+    points: list[MetricPoint]
+
+
+class Eval(EvalPoint):
+    type: Literal["eval"] = "eval"
+    confusion: list[list[int]]  # confusion[true][predicted], counts
+
+
+class ModelChanged(Wire):
+    type: Literal["model"] = "model"
+    name: str
+    spec: list[dict[str, Any]]  # normalised: every field present
+    layers: list[LayerRow]
+
+
+class Predictions(Wire):
+    type: Literal["predictions"] = "predictions"
+    step: int
+    items: list[Prediction]
+
+
+class Error(Wire):
+    type: Literal["error"] = "error"
+    message: str
+
+
+MESSAGES: tuple[type[Wire], ...] = (Hello, State, Metrics, Eval, ModelChanged, Predictions, Error)
+
+
+# -- the binary probe frame ----------------------------------------------------------------------
+class Blob(Wire):
+    layer: int  # top-level layer index; -1 for the input image
+    kind: Literal["activation", "activation_grad", "filter", "filter_grad", "input"]
+    count: int  # tiles present (at most 64; the layer may have more)
+    height: int
+    width: int
+    channels: Literal[1, 3]  # 3: RGB, interleaved
+    min: float  # the real value byte 0 stands for
+    max: float  # the real value byte 255 stands for
+    offset: int  # into the payload
+    length: int  # count * height * width * channels
+
+
+class ProbeSource(Wire):
+    source: Literal["test", "upload"]
+    index: int
+
+
+class ProbeHeader(Wire):
+    type: Literal["probe"] = "probe"
+    step: int
+    image: ProbeSource
+    blobs: list[Blob]
+
+
+def encode_probe(header: ProbeHeader, payload: bytes) -> bytes:
+    """One binary probe frame: magic, header length, JSON header, payload."""
+    head = header.to_json().encode()
+    return PROBE_MAGIC + struct.pack("<I", len(head)) + head + payload
+
+
+def decode_probe(frame: bytes) -> tuple[ProbeHeader, memoryview]:
+    """The header and payload of a probe frame; ValueError when it is not one."""
+    if frame[:4] != PROBE_MAGIC or len(frame) < 8:
+        raise ValueError("not a probe frame (no CSP1 magic)")
+    (length,) = struct.unpack_from("<I", frame, 4)
+    header = ProbeHeader.model_validate(json.loads(frame[8:8 + length]))
+    return header, memoryview(frame)[8 + length:]
+
+
+# -- REST -----------------------------------------------------------------------------------------
+class Request(BaseModel):
+    """A request body: strict types (no "64" for 64), unknown fields refused."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Health(Wire):
+    status: Literal["ok"] = "ok"
+    worker: Literal["alive", "restarting"]
+    protocol_version: int = PROTOCOL_VERSION
+
+
+class RunInfo(RunState):
+    layers: list[LayerRow]
+
+
+class CommandReply(Wire):
+    ok: bool  # whether the command took effect
+    message: str
+    run: RunState
+
+
+class Hyperparams(Request):
+    lr: float | None = Field(None, description="peak learning rate")
+    momentum: float | None = Field(None, description="SGD momentum, Adadelta's rho, AdamW's beta1")
+    weight_decay: float | None = None
+    batch_size: int | None = None
+    optimizer: Literal["sgd", "adamw", "adadelta"] | None = None
+    epochs: float | None = Field(None, description="length of the run, in passes over the data")
+    schedule: Literal["constant", "onecycle", "cosine", "linear"] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ModelChoice(Request):
+    name: str | None = Field(None, description="a preset name (GET /api/models)")
+    spec: list[Any] | None = Field(None, description="a layer spec (docs/layer-spec.md)")
+
+
+class ProbeChoice(Request):
+    index: int = Field(description="index of a test image")
+
+
+class SpecBody(Request):
+    spec: list[Any]
+
+
+class ModelInfo(Wire):
+    name: str
+    title: str
+    note: str
+    params: int
+    macs: int
+
+
+class ModelSummary(Wire):
+    name: str
+    spec: list[dict[str, Any]]
+    layers: list[LayerRow]
+    params: int
+    macs: int
+
+
+class Problem(Wire):
+    detail: str  # what is wrong, in words a person can act on
+    path: list[int] | None = None  # for a bad spec: the layer's index, nested for blocks

@@ -1,0 +1,23 @@
+"""A network's summary for the wire: its normalised spec and layer table, with totals."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .models import PRESETS, layer_table, totals, validate
+from .protocol import LayerRow, ModelSummary
+
+
+def summarize(name: str, spec: list, num_classes: int = 10) -> ModelSummary:
+    """Validate `spec` (raises SpecError) and describe it layer by layer."""
+    normalised = validate(spec, num_classes)
+    table = layer_table(normalised, num_classes)
+    params, macs = totals(table)
+    return ModelSummary(name=name, spec=normalised, layers=[LayerRow.of(row) for row in table],
+                        params=params, macs=macs)
+
+
+@cache
+def preset_summary(name: str) -> ModelSummary:
+    """The summary of a preset (computed once)."""
+    return summarize(name, PRESETS[name].spec)
