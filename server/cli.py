@@ -1,5 +1,6 @@
-"""The `convscope` command: train | models | summary (the live server comes with `serve`).
+"""The `convscope` command: serve | train | models | summary.
 
+    convscope serve --data ~/cifar     # the live page at http://127.0.0.1:8000/
     convscope train --model convnetjs --epochs 10 --data ~/cifar --json
     convscope models
     convscope summary vgg-mini          # or a SPEC.json file
@@ -10,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+import time
+import webbrowser
 from collections.abc import Sequence
 
 from tqdm import tqdm
@@ -17,7 +21,7 @@ from tqdm import tqdm
 from .data import DataError, load_dataset
 from .models import PRESETS, SpecError, format_table, get_preset, layer_table, load_spec, totals
 from .train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer,
-                    save_checkpoint)
+                    resolve_device, save_checkpoint)
 from .train.device import DEVICES
 
 
@@ -95,9 +99,49 @@ def command_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # the web stack loads only for serve
+
+    from .app import create_app
+    from .settings import Settings
+
+    resolve_device(args.device)  # --device cuda without a GPU: say so now, not on the page
+    settings = Settings(host=args.host, port=args.port, data=args.data, model=args.model,
+                        epochs=args.epochs, device=args.device, probe_hz=args.probe_hz)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
+                                           log_level="warning"))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}/"
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.1)
+        if server.started:
+            print(f"convscope: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            if not args.no_browser:
+                webbrowser.open(url)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()  # returns after Ctrl-C, once the worker has stopped
+    print("convscope: stopped", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="train live and watch it in the browser")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data", help="as for train; default: download CIFAR-10 once into the cache")
+    serve.add_argument("--model", default="convnetjs", help="preset name or SPEC.json")
+    serve.add_argument("--epochs", type=float, help="length of the run (default: the preset's own)")
+    serve.add_argument("--device", choices=DEVICES, default="auto")
+    serve.add_argument("--probe-hz", type=float, default=2.0,
+                       help="probe frames per second, at most (default 2)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    serve.set_defaults(run=command_serve)
 
     train = sub.add_parser("train", help="train a model headless, with a progress bar")
     train.add_argument("--model", default="convnetjs", help="preset name or SPEC.json")

@@ -1,0 +1,35 @@
+"""Dependencies for routes: the settings and the live objects the app's lifespan created."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from .hub import Hub
+from .mirror import RunMirror
+from .settings import Settings
+from .worker import Worker
+
+
+def get_settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
+
+
+def get_worker(conn: HTTPConnection) -> Worker:
+    return conn.app.state.worker
+
+
+def get_mirror(conn: HTTPConnection) -> RunMirror:
+    return conn.app.state.mirror
+
+
+def get_hub(conn: HTTPConnection) -> Hub:
+    return conn.app.state.hub
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+WorkerDep = Annotated[Worker, Depends(get_worker)]
+MirrorDep = Annotated[RunMirror, Depends(get_mirror)]
+HubDep = Annotated[Hub, Depends(get_hub)]

@@ -1,0 +1,1 @@
+"""The HTTP and websocket routes, one router per resource."""

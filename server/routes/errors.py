@@ -1,0 +1,35 @@
+"""Every error reply is a Problem: {detail: "...", path?: [...]} with a 4xx/5xx status."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..protocol import Problem
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, path: tuple[int, ...] | list[int] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.problem = status, Problem(detail=detail, path=list(path) if path else None)
+
+
+def describe(error: dict) -> str:
+    """One pydantic error as "field: message (got value)"."""
+    where = ".".join(str(part) for part in error["loc"][1:]) or "body"
+    got = f" (got {error['input']!r})" if "input" in error and error["type"] != "missing" else ""
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    return f"{where}: {error['msg']}{got}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError) -> JSONResponse:
+        return JSONResponse(e.problem.model_dump(exclude_none=True), status_code=e.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, e: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(describe(error) for error in e.errors())
+        return JSONResponse({"detail": detail}, status_code=422)

@@ -1,0 +1,36 @@
+"""/ws: the live stream. Each client gets hello, then messages and probe frames (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, WebSocket
+
+from ..deps import HubDep
+
+router = APIRouter(tags=["live"])
+
+
+@router.websocket("/ws")
+async def live(websocket: WebSocket, hub: HubDep) -> None:
+    await websocket.accept()
+
+    async def send(item: str | bytes) -> None:
+        if isinstance(item, bytes):
+            await websocket.send_bytes(item)
+        else:
+            await websocket.send_text(item)
+
+    async def until_closed() -> None:  # clients send nothing we need; this notices them leave
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    client = hub.connect(send)
+    tasks = {asyncio.create_task(client.run()), asyncio.create_task(until_closed())}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.disconnect(client)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,30 @@
+"""The live server's settings: from `convscope serve`'s options, or CONVSCOPE_* variables.
+
+Tests build a Settings object and pass it to create_app (see tests/server/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: templates/ and static/ live here
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONVSCOPE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data: str | None = None  # as for load_dataset; None downloads CIFAR-10 once into the cache
+    model: str = "convnetjs"  # preset name or SPEC.json
+    epochs: float | None = Field(None, gt=0)  # length of the run; None: the preset's own schedule
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    probe_hz: float = Field(2.0, gt=0, le=30)  # probe frames per second, at most
+    predictions_every: float = Field(3.0, gt=0)  # seconds between example predictions
+    command_timeout: float = Field(30.0, gt=0)  # seconds a REST command waits for the worker
+    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = ROOT / "static"
