@@ -1,0 +1,115 @@
+"""Fixtures: a tiny image-folder dataset on disk, and real servers (uvicorn in a thread) on it.
+
+The worker is a separate process that loads its data with load_dataset, so the fake data is
+written to disk: 512 train and 100 test random 32x32 PNGs in ten class folders.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+
+from server.app import create_app
+from server.settings import Settings
+
+TIMEOUT = 60.0  # seconds to wait for anything the worker does (CI machines are slow and shared)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 512), ("test", 100)):
+        for i in range(n):
+            folder = root / split / f"class{i % 10}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Decoded datasets are cached here, not in the user's cache (the worker inherits it)."""
+    cache = tmp_path_factory.mktemp("cache")
+    with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(cache)}):
+        yield cache
+
+
+class LiveServer:
+    """A running app: `http` for REST, `ws_url` for websocket clients, `app` to look inside."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.app = app
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT)
+
+    def run(self) -> dict:
+        return self.http.get("/api/run").json()
+
+    def wait_for(self, condition: Callable[[dict], Any], timeout: float = TIMEOUT) -> dict:
+        """Poll GET /api/run until condition(run) holds; returns that run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.run()
+            if condition(run):
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting; the run is {run['status']} at step {run['step']}: "
+                                     f"{run['message']}")
+            time.sleep(0.1)
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    live = LiveServer(app, server.servers[0].sockets[0].getsockname()[1])
+    try:
+        yield live
+    finally:
+        live.http.close()
+        server.should_exit = True
+        thread.join(TIMEOUT)
+
+
+def tiny_settings(data: Path | str, **overrides: Any) -> Settings:
+    """The convnetjs preset on the tiny data, long enough never to finish during the tests."""
+    return Settings(**{"data": str(data), "epochs": 100_000, "device": "cpu", "probe_hz": 5,
+                       "predictions_every": 0.5, **overrides})
+
+
+@pytest.fixture(scope="session")
+def server(image_folder: Path, private_cache: Path) -> Iterator[LiveServer]:
+    """One server for the session's tests; each test gets it training (see `live`)."""
+    with live_server(tiny_settings(image_folder)) as live:
+        live.wait_for(lambda run: run["status"] == "training")
+        live.http.patch("/api/run/hyperparams", json={"batch_size": 32})  # quick steps
+        yield live
+
+
+@pytest.fixture
+def live(server: LiveServer) -> LiveServer:
+    """The session's server with its run training (resumed if a test paused it)."""
+    run = server.wait_for(lambda run: run["status"] in ("training", "paused"))
+    if run["status"] == "paused":
+        server.http.post("/api/run/resume")
+    return server
