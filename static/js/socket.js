@@ -184,7 +184,9 @@ export class Store {
 }
 
 /**
- * Keep a websocket to `url` open, feeding `store`. Returns a handle with `retryNow()` and `close()`.
+ * Keep a websocket to `url` open, feeding `store`. Returns a handle: `retryNow()` skips the wait
+ * before the next attempt, `drop()` closes the connection as a network failure would (the
+ * reconnect logic takes over; the browser tests use it), `close()` ends it for good.
  * @param {Store} store
  * @param {string} [url]
  */
@@ -237,6 +239,9 @@ export function connect(store, url = defaultUrl()) {
   return {
     retryNow() {
       if (!ws && !closed) open();
+    },
+    drop() {
+      if (ws) ws.close(4000, "dropped by the page");
     },
     close() {
       closed = true;

@@ -22,6 +22,7 @@ export class BannerView {
     this.parts = {
       connection: this.#banner("connection", "warn"),
       data: this.#banner("data", "info"),
+      finished: this.#banner("finished", "info"),
       run: this.#banner("run-error", "error"),
       error: this.#banner("server-error", "error"),
     };
@@ -87,6 +88,15 @@ export class BannerView {
       data.hidden = false;
     } else {
       data.hidden = true;
+    }
+    const finished = this.parts.finished;
+    if (run && run.status === "finished") {
+      finished.replaceChildren(h("strong", { text: "Training finished" }),
+        h("span", { class: "banner-text", text: `${run.message || "all epochs are done"}. ` +
+          "Raise the epochs to keep going, press Reset, or pick another model." }));
+      finished.hidden = false;
+    } else {
+      finished.hidden = true;
     }
     const failed = this.parts.run;
     if (run && run.status === "error") {

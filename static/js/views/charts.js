@@ -15,7 +15,7 @@ const COLORS = {
   lr: "#7c3aed",
   ips: "#059669",
 };
-const HEIGHT = 150;
+const HEIGHT = 130;
 
 /**
  * @param {string} name
@@ -81,19 +81,19 @@ export class ChartsView {
     };
     this.loss = make(els.loss, [
       series("train", COLORS.raw, { width: 1 }),
-      series("train (smoothed)", COLORS.train, { width: 2 }),
+      series("smoothed", COLORS.train, { width: 2 }),
       series("test", COLORS.test, { width: 2, points: true }),
     ], formatValue, (_u, min, max) => [Math.max(0, Math.min(min, max) - 0.05), max + 0.05]);
     this.acc = make(els.acc, [
       series("train", COLORS.raw, { width: 1, fmt: pct }),
-      series("train (smoothed)", COLORS.train, { width: 2, fmt: pct }),
+      series("smoothed", COLORS.train, { width: 2, fmt: pct }),
       series("test", COLORS.test, { width: 2, points: true, fmt: pct }),
     ], pct, (_u, min, max) => [Math.max(0, min - 0.05), Math.min(1, max + 0.05)]);
-    this.lr = make(els.lr, [series("learning rate", COLORS.lr, { width: 2 })], formatValue,
+    this.lr = make(els.lr, [series("lr", COLORS.lr, { width: 2 })], formatValue,
       (_u, min, max) => [0, max > 0 ? max * 1.1 : 1]);
     this.ips = make(els.ips, [
-      series("images/s", "rgba(5, 150, 105, 0.3)", { width: 1, fmt: formatCount }),
-      series("images/s (smoothed)", COLORS.ips, { width: 2, fmt: formatCount }),
+      series("per step", "rgba(5, 150, 105, 0.3)", { width: 1, fmt: formatCount }),
+      series("smoothed", COLORS.ips, { width: 2, fmt: formatCount }),
     ], formatCount, (_u, min, max) => [0, max > 0 ? max * 1.1 : 1]);
     this.charts = [[this.loss, els.loss], [this.acc, els.acc], [this.lr, els.lr], [this.ips, els.ips]];
     new ResizeObserver(() => {

@@ -56,6 +56,8 @@ export class ControlsView {
     this.inputs = Object.fromEntries(FIELDS.map((f) => [f, $(`hp-${f}`)]));
     /** fields the person has edited and the server has not (yet) accepted */
     this.edited = new Set();
+    /** @type {Map<string, any>} value being sent per field, so Enter plus blur sends it once */
+    this.inflight = new Map();
     this.busy = false;
 
     this.el.pause.addEventListener("click", () => {
@@ -160,9 +162,12 @@ export class ControlsView {
       this.edited.delete(field);
       return;
     }
+    if (this.inflight.has(field) && this.inflight.get(field) === value) return;
+    this.inflight.set(field, value);
     input.dataset.state = "pending";
     showMessage(this.el.hyperMsg, "pending", `setting ${label} to ${formatValue(value)}…`);
     const result = await api.setHyperparams({ [field]: value });
+    this.inflight.delete(field);
     if (result.ok) {
       this.edited.delete(field);
       input.dataset.state = "ok";

@@ -38,9 +38,7 @@ export class ModelsView {
       const button = h("button", { class: "model", dataset: { name: p.name }, attrs: { type: "button" },
         title: this.notes.get(p.name) || p.title },
       h("span", { class: "model-title", text: p.title || p.name }),
-      h("span", { class: "model-meta" },
-        h("code", { text: p.name }),
-        h("span", { text: ` ${formatCount(p.params)} params · ${formatCount(p.macs)} MACs` })));
+      h("span", { class: "model-meta", text: `${formatCount(p.params)} params · ${formatCount(p.macs)} MACs · ${p.name}` }));
       button.addEventListener("click", () => this.#choose(p.name));
       return h("li", {}, button);
     });

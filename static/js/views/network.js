@@ -180,6 +180,7 @@ export class NetworkView {
   #figure(spec, row) {
     const canvas = h("canvas", { class: "blob-canvas", attrs: { role: "img", "aria-label": `${spec.title} of ${row.layer.name || row.layer.type}` } });
     const bar = h("canvas", { class: "colorbar", attrs: { "aria-hidden": "true" } });
+    const scale = h("div", { class: "blob-scale" });
     const min = h("span", { class: "range-min" });
     const max = h("span", { class: "range-max" });
     const count = h("span", { class: "blob-count" });
@@ -188,9 +189,10 @@ export class NetworkView {
     classBars.hidden = true;
     const el = h("figure", { class: "blob", dataset: { kind: spec.kind } },
       h("figcaption", {}, h("span", { class: "blob-title", text: spec.title }), count),
-      canvas, classBars,
-      h("div", { class: "blob-scale" }, min, bar, max),
+      canvas, classBars, scale,
       readout);
+    scale.append(min, bar, max);
+    scale.hidden = spec.kind === "input"; // raw pixels: 0..255, nothing to explain
     canvas.addEventListener("mousemove", (event) => this.#hover(event, canvas, readout));
     canvas.addEventListener("mouseleave", () => { readout.textContent = ""; });
     return { el, canvas, bar, min, max, count, readout, classBars, lutKey: "" };

@@ -61,8 +61,8 @@ export class PredictionsView {
       fill.style.width = `${Math.max(0, Math.min(1, t.p)) * 100}%`;
       return h("li", { class: "bar", dataset: { truth: String(name === truth) } },
         h("span", { class: "bar-label", text: name }),
-        h("span", { class: "bar-track" }, fill),
-        h("span", { class: "bar-value", text: formatPercent(t.p, 0) }));
+        h("span", { class: "bar-value", text: formatPercent(t.p, 0) }),
+        h("span", { class: "bar-track" }, fill));
     }));
   }
 }

@@ -3,7 +3,7 @@
 
 import * as api from "../api.js";
 import { h } from "../dom.js";
-import { showMessage } from "./controls.js";
+import { adoptRun, showMessage } from "./controls.js";
 
 /** @typedef {import('../socket.js').Store} Store */
 
@@ -30,7 +30,8 @@ export class ProbePickerView {
       }
       this.choose(index);
     });
-    els.random.addEventListener("click", () => this.choose(this.#randomIndex()));
+    els.random.addEventListener("click", () => this.#random());
+    this.thumbsFor = undefined; // the test-set size the thumbnail strip was made for
   }
 
   /** How many test images there are, when the server says (run.dataset.test_size). */
@@ -40,14 +41,29 @@ export class ProbePickerView {
     return Number.isInteger(size) && size > 0 ? size : null;
   }
 
-  #randomIndex() {
-    return Math.floor(Math.random() * (this.testSize || FALLBACK_TEST_SIZE));
+  /** A random test image. Without the test-set size, halve the guessed range until one is taken. */
+  async #random() {
+    if (this.testSize) {
+      await this.choose(Math.floor(Math.random() * this.testSize));
+      return;
+    }
+    for (let range = FALLBACK_TEST_SIZE; range >= 1; range = Math.floor(range / 2)) {
+      const index = Math.floor(Math.random() * range);
+      if (await this.choose(index, range > 1)) return;
+    }
+  }
+
+  get dataReady() {
+    const run = this.store.run;
+    return !!run && run.status !== "loading" && !(run.status === "error" && !run.probe);
   }
 
   /** @param {Set<string>} topics */
   update(topics) {
     if (topics.has("probe") || topics.has("presets")) this.#current();
-    if (topics.has("presets") || (topics.has("run") && this.thumbSize !== this.testSize)) this.#thumbs();
+    if ((topics.has("run") || topics.has("presets")) && this.dataReady && this.thumbsFor !== this.testSize) {
+      this.#thumbs();
+    }
     if (topics.has("connection")) {
       const live = this.store.connection.state === "open";
       for (const el of this.els.form.querySelectorAll("button, input")) {
@@ -70,11 +86,15 @@ export class ProbePickerView {
   }
 
   #thumbs() {
-    this.thumbSize = this.testSize;
-    const n = this.testSize || FALLBACK_TEST_SIZE;
+    this.thumbsFor = this.testSize;
+    const n = this.testSize;
     const picks = new Set();
-    // a fixed spread, so the strip does not jump between visits; random within each slice
-    while (picks.size < Math.min(THUMBS, n)) picks.add(Math.floor(((picks.size + Math.random()) * n) / THUMBS));
+    if (n) {
+      // one random image from each twelfth of the test set
+      while (picks.size < Math.min(THUMBS, n)) picks.add(Math.floor(((picks.size + Math.random()) * n) / THUMBS));
+    } else {
+      for (let i = 0; i < THUMBS; i++) picks.add(i); // size unknown: the first images always exist
+    }
     const buttons = [...picks].map((index) => {
       const img = h("img", { attrs: { src: api.testImageUrl(index), alt: `test image ${index}`, width: "32", height: "32", loading: "lazy" } });
       img.classList.add("pixelated");
@@ -87,19 +107,28 @@ export class ProbePickerView {
     this.els.thumbs.replaceChildren(...buttons);
   }
 
-  /** Ask the server to probe test image `index`. @param {number} index */
-  async choose(index) {
+  /**
+   * Ask the server to probe test image `index`; resolves to whether it did.
+   * @param {number} index
+   * @param {boolean} [quiet]  do not show a refusal (the random search tries again)
+   */
+  async choose(index, quiet = false) {
     showMessage(this.els.msg, "pending", `using test image #${index}…`);
     const result = await api.setProbe(index);
     if (!result.ok) {
-      showMessage(this.els.msg, "error", `Not changed: ${result.message || "refused"}`);
-      return;
+      if (!quiet || result.status === 0 || result.status >= 500) {
+        showMessage(this.els.msg, "error", `Not changed: ${result.message || "refused"}`);
+        return quiet ? true : false; // a lost server ends the random search too
+      }
+      return false;
     }
     const body = result.body || {};
-    const label = body.label ?? (body.probe && body.probe.label) ?? null;
+    const label = body.run?.probe?.label ?? body.label ?? null;
     this.store.probe = { index, label };
     this.store.emit("probe");
+    adoptRun(this.store, result);
     showMessage(this.els.msg, "ok", `Probing test image #${index}; the layers update with the next probe.`);
+    return true;
   }
 }
 

@@ -1,0 +1,185 @@
+"""Real-browser end-to-end tests: the real `convscope serve` as a subprocess on a free port,
+training a tiny image-folder dataset, driven by Debian's Chromium through Playwright.
+
+    python -m pytest tests/browser -q          # ~1 minute on 2 cores
+
+Skipped, with the reason, when the playwright package or /usr/bin/chromium is missing
+(`apt-get install -y chromium`; never `playwright install`). CONVSCOPE_CHROMIUM picks another binary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("CONVSCOPE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+VIEWPORT = {"width": 1366, "height": 900}
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+TRAIN_PER_CLASS, TEST_PER_CLASS = 24, 4
+ENDLESS, BATCH = 100000.0, 32  # epochs and batch size the tests train with
+START_TIMEOUT = 120.0  # seconds for the server to load torch, spawn its worker and start training
+
+
+def write_tiny_dataset(root: Path, seed: int = 0) -> Path:
+    """train/<class>/*.png and test/<class>/*.png: each class a colour and a stripe direction,
+    with noise, so that a network learns something in a few steps and its maps are not flat."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32]
+    for c, name in enumerate(CLASSES):
+        colour = rng.integers(40, 216, 3)
+        angle = np.pi * c / len(CLASSES)
+        stripes = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) / 2.0)
+        for split, count in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                noise = rng.normal(0, 25, (32, 32, 3))
+                pixels = colour + 60 * stripes[..., None] * rng.uniform(0.5, 1.0) + noise
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict]:
+    """(status, JSON body) for one request; 0 and {} when nothing answers."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, {}
+
+
+class LiveServer:
+    """A running `convscope serve`: its base URL, and REST helpers for arranging tests."""
+
+    def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
+        self.url, self.process, self.log = url, process, log
+
+    def api(self, path: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict]:
+        return get_json(self.url + path, method, body)
+
+    def run(self) -> dict:
+        return self.api("/api/run")[1]
+
+    def ensure_training(self, model: str = "convnetjs") -> None:
+        """Put the shared run back to training `model` for good, whatever an earlier test left.
+
+        A model switch brings the preset's own recipe (10 epochs: seconds on the tiny set), so the
+        run is made endless again, with small batches for several steps per epoch."""
+        if self.run().get("model") != model:
+            self.api("/api/run/model", "POST", {"name": model})
+        config = self.run().get("config", {})
+        if config.get("epochs") != ENDLESS or config.get("batch_size") != BATCH:
+            self.api("/api/run/hyperparams", "PATCH", {"epochs": ENDLESS, "batch_size": BATCH})
+        if self.run().get("status") == "paused":
+            self.api("/api/run/resume", "POST")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """`convscope serve` on a free port, training convnetjs on the tiny dataset with one CPU thread."""
+    data = write_tiny_dataset(tmp_path_factory.mktemp("tiny-images"))
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache")),
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--data", str(data), "--model", "convnetjs", "--device", "cpu", "--epochs", str(ENDLESS),
+               "--no-browser"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"convscope serve exited with {process.returncode}:\n{server.output()}")
+            status, run = server.api("/api/run")
+            if status == 200 and run.get("status") == "training" and run.get("step", 0) > 0:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not start training in {START_TIMEOUT:.0f} s "
+                            f"(last /api/run: {status} {run.get('status')}):\n{server.output()}")
+            time.sleep(0.25)
+        server.ensure_training()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` to run the browser tests")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A Playwright page on the live server, with what went wrong in its console collected."""
+
+    def __init__(self, page, server: LiveServer) -> None:
+        self.page, self.server = page, server
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def state(self, expression: str):
+        """Evaluate a JS expression with `store` bound to the page's live state."""
+        return self.page.evaluate(f"() => {{ const store = window.convscope.store; return {expression}; }}")
+
+    def wait_for(self, expression: str, timeout: float = 30.0) -> None:
+        """Wait until a JS expression over `store` is truthy."""
+        self.page.wait_for_function(
+            f"() => {{ const c = window.convscope; if (!c) return false; const store = c.store; return {expression}; }}",
+            timeout=timeout * 1000)
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[Page]:
+    if live_server.process.poll() is not None:
+        pytest.fail(f"the server died:\n{live_server.output()}")
+    live_server.ensure_training()
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    wrapped = Page(tab, live_server)
+    tab.goto(live_server.url + "/")
+    wrapped.wait_for("store.connection.state === 'open' && store.run !== null")
+    yield wrapped
+    context.close()

@@ -1,0 +1,209 @@
+"""The live page in a real browser against the real server (fixtures in conftest.py).
+
+The tests share one server and run in file order; each starts from "training convnetjs"
+(the `page` fixture restores it), so any one of them can also run alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+# JS helpers evaluated in the page: counts over a canvas's pixels
+COLOUR_PIXELS = """([selector, rgb, tolerance]) => {
+  const canvas = document.querySelector(selector);
+  if (!canvas || !canvas.width || !canvas.height) return -1;
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] > 200 && Math.abs(d[i] - rgb[0]) <= tolerance && Math.abs(d[i + 1] - rgb[1]) <= tolerance
+        && Math.abs(d[i + 2] - rgb[2]) <= tolerance) n++;
+  }
+  return n;
+}"""
+PIXEL_STATS = """(selector) => {
+  const canvas = document.querySelector(selector);
+  if (!canvas || !canvas.width || !canvas.height) return null;
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const colours = new Set();
+  let coloured = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) coloured++;
+  }
+  return {distinct: colours.size, coloured, pixels: d.length / 4};
+}"""
+
+TRAIN_BLUE = (37, 99, 235)  # charts.js COLORS.train: the smoothed training curve
+LR_PURPLE = (124, 58, 237)  # charts.js COLORS.lr
+FIRST_CONV = "#network article.layer[data-type=conv]"
+
+
+def step_shown(page) -> int:
+    return int(page.page.inner_text("#stat-step"))
+
+
+def test_page_loads_connects_and_logs_no_errors(page):
+    page.wait_for("store.train.length > 2 && store.frame !== null")
+    assert page.page.get_attribute("#conn", "data-state") == "open"
+    assert page.page.inner_text("#status-pill").lower() == "training"
+    assert page.page.inner_text("#stat-model") == "convnetjs"
+    assert page.state("store.classes.length") == 10
+    # every preset is offered, with its size
+    assert page.page.locator("#model-list button.model").count() == page.state("store.presets.length") > 1
+    assert page.errors == []
+
+
+def test_charts_draw_live_curves(page):
+    page.wait_for("store.train.length > 5")
+    first = page.state("store.train.lastX")
+    page.wait_for(f"store.train.lastX > {first}")  # the stream keeps coming
+    page.page.wait_for_timeout(300)  # one animation frame at least
+    for chart, colour in (("#chart-loss", TRAIN_BLUE), ("#chart-acc", TRAIN_BLUE), ("#chart-lr", LR_PURPLE)):
+        drawn = page.page.evaluate(COLOUR_PIXELS, [f"{chart} canvas", list(colour), 40])
+        assert drawn > 20, f"{chart}: the curve's colour covers only {drawn} pixels"
+    assert page.errors == []
+
+
+def test_activation_and_filter_canvases_hold_pictures(page):
+    page.wait_for("store.frame !== null")
+    page.page.wait_for_selector(f"{FIRST_CONV} figure[data-kind=activation] canvas.blob-canvas", state="visible")
+    for kind in ("activation", "activation_grad", "filter"):
+        stats = page.page.evaluate(PIXEL_STATS, f"{FIRST_CONV} figure[data-kind={kind}] canvas.blob-canvas")
+        assert stats is not None, f"no {kind} canvas on the first conv layer"
+        assert stats["distinct"] > 8, f"{kind} canvas is (nearly) uniform: {stats}"
+    # the first layer's filters are drawn in colour (RGB weights), not through a colour map
+    filters = page.page.evaluate(PIXEL_STATS, f"{FIRST_CONV} figure[data-kind=filter] canvas.blob-canvas")
+    assert filters["coloured"] > 0
+    # crisp scaling: canvases are drawn with smoothing off
+    assert page.page.evaluate(
+        f"() => document.querySelector('{FIRST_CONV} figure[data-kind=activation] canvas').getContext('2d').imageSmoothingEnabled"
+    ) is False
+    # every layer of the model has a row; the input row shows the probe image
+    layers = page.state("store.layers.filter(l => l.path.length === 1).length")
+    assert page.page.locator("#network article.layer").count() == layers
+    assert page.page.locator("#network article.layer[data-type=input] figure[data-kind=input] canvas.blob-canvas").is_visible()
+
+
+def test_pause_stops_the_step_counter_and_step_advances_by_one(page):
+    page.page.click("#btn-pause")
+    page.page.wait_for_selector("#status-pill[data-status=paused]")
+    assert page.page.inner_text("#btn-pause") == "Resume"
+    page.page.wait_for_timeout(600)  # metrics already on their way may still land
+    paused_at = step_shown(page)
+    page.page.wait_for_timeout(1500)
+    assert step_shown(page) == paused_at
+    assert page.server.run()["step"] == paused_at
+
+    page.page.click("#btn-step")
+    page.wait_for(f"store.train.lastX === {paused_at + 1}")
+    assert page.page.inner_text("#status-pill").lower() == "paused"
+
+    page.page.click("#btn-pause")  # now "Resume"
+    page.page.wait_for_selector("#status-pill[data-status=training]")
+    page.wait_for(f"store.train.lastX > {paused_at + 3}")
+    assert page.errors == []
+
+
+def test_learning_rate_change_takes_effect(page):
+    page.page.fill("#hp-lr", "0.0123")
+    page.page.press("#hp-lr", "Enter")
+    page.page.wait_for_selector("#hyper-msg[data-state=ok]")
+    page.wait_for("store.run.config.lr === 0.0123")
+    assert page.server.run()["config"]["lr"] == 0.0123
+    assert page.page.get_attribute("#hp-lr", "data-state") == "ok"
+
+
+def test_bad_learning_rate_shows_the_servers_error(page):
+    before = page.server.run()["config"]["lr"]
+    status, reply = page.server.api("/api/run/hyperparams", "PATCH", {"lr": -0.5})
+    assert status == 422 and reply["detail"]
+
+    page.page.fill("#hp-lr", "-0.5")
+    page.page.press("#hp-lr", "Tab")  # leaving the field applies it too
+    page.page.wait_for_selector("#hyper-msg[data-state=error]")
+    message = page.page.inner_text("#hyper-msg")
+    assert reply["detail"] in message
+    assert page.page.get_attribute("#hp-lr", "data-state") == "error"
+    assert page.page.input_value("#hp-lr") == "-0.5"  # kept, to be corrected
+    assert page.server.run()["config"]["lr"] == before
+
+
+def test_model_picker_switches_the_layer_view(page):
+    def layer_names() -> list[str]:
+        return page.page.locator("#network article.layer .layer-name").all_inner_texts()
+
+    before = layer_names()
+    _, lenet = page.server.api("/api/models/lenet/summary")
+    page.page.click("#model-list button.model[data-name=lenet]")
+    page.page.wait_for_selector("#model-list button.model[data-name=lenet][aria-pressed=true]")
+    page.wait_for("store.run.model === 'lenet'")
+    page.page.wait_for_function(
+        "n => document.querySelectorAll('#network article.layer').length === n",
+        arg=sum(1 for row in lenet["layers"] if len(row["path"]) == 1))
+    after = layer_names()
+    assert after != before
+    assert after == [row["name"] for row in lenet["layers"] if len(row["path"]) == 1]
+    assert page.page.inner_text("#stat-model") == "lenet"
+    page.page.wait_for_selector("#model-msg[data-state=ok]")
+    # and back: the picker works both ways, and later tests expect convnetjs
+    page.page.click("#model-list button.model[data-name=convnetjs]")
+    page.wait_for("store.run.model === 'convnetjs' && store.layers.length > 0")
+    assert layer_names() == before
+    assert page.errors == []
+
+
+def test_probe_picker_chooses_the_probe_image(page):
+    page.page.wait_for_selector("#probe-thumbs button.thumb")
+    thumb = page.page.locator("#probe-thumbs button.thumb").nth(3)
+    index = int(thumb.get_attribute("data-index"))
+    if index == page.state("store.probe && store.probe.index"):
+        thumb = page.page.locator("#probe-thumbs button.thumb").nth(4)
+        index = int(thumb.get_attribute("data-index"))
+    thumb.click()
+    page.page.wait_for_selector("#probe-msg[data-state=ok]")
+    page.wait_for(f"store.frame && store.frame.image.index === {index}")
+    assert page.page.get_attribute("#probe-img", "src").endswith(f"/api/images/test/{index}.png")
+    assert page.page.input_value("#probe-index") == str(index)
+    # an index past the end of the test set: the server's refusal is shown
+    page.page.fill("#probe-index", "999999")
+    page.page.click("#probe-go")
+    page.page.wait_for_selector("#probe-msg[data-state=error]")
+    # the browser logs the refused request itself; nothing else may go wrong
+    assert [e for e in page.errors if "status of 422" not in e] == []
+
+
+def test_predictions_and_screenshot(page, tmp_path):
+    """Writes docs/screenshot.png when it is missing or CONVSCOPE_SCREENSHOT=1 (else a temp file)."""
+    page.wait_for("store.predictions !== null && store.lastEval !== null && store.frame !== null"
+                  " && store.train.length > 20", timeout=60)
+    cards = page.page.locator("#predictions figure.prediction")
+    assert cards.count() == page.state("store.predictions.items.length") > 0
+    assert cards.first.locator("li.bar").count() == 3
+    assert page.page.locator("#eval table.confusion tbody tr").count() == 10
+    page.page.wait_for_timeout(500)
+    target = SCREENSHOT if os.environ.get("CONVSCOPE_SCREENSHOT") == "1" or not SCREENSHOT.exists() \
+        else tmp_path / "screenshot.png"
+    page.page.screenshot(path=str(target))
+    assert target.stat().st_size > 20_000
+    assert page.errors == []
+
+
+def test_connection_loss_shows_a_banner_and_reconnects(page):
+    banner = page.page.evaluate("""async () => {
+      window.convscope.socket.drop();
+      await new Promise(r => setTimeout(r, 150));  // the first retry waits >= 400 ms
+      await new Promise(r => requestAnimationFrame(r));
+      const b = document.querySelector('#banners [data-banner=connection]');
+      return {hidden: b.hidden, text: b.textContent};
+    }""")
+    assert not banner["hidden"] and "Reconnecting" in banner["text"], banner
+    page.wait_for("store.connection.state === 'open'", timeout=20)
+    page.page.wait_for_selector("#banners [data-banner=connection]", state="hidden")
+    step = page.state("store.train.lastX")
+    page.wait_for(f"store.train.lastX > {step}")
+    assert page.errors == []
