@@ -7,7 +7,7 @@ export function formatCount(n) {
   for (const [unit, scale] of [["G", 1e9], ["M", 1e6], ["k", 1e3]]) {
     if (abs >= scale) return `${trim((n / scale).toPrecision(3))}${unit}`;
   }
-  return String(Math.round(n));
+  return Number.isInteger(n) ? String(n) : trim(n.toPrecision(abs >= 100 ? 3 : 2));
 }
 
 /** Bytes for people: 170498071 -> "170.5 MB". */

@@ -18,7 +18,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +28,10 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CONVSCOPE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 # a page whose response a test rewrote (route.fulfill) has no address, so counts as
+                 # public, and these checks would then block its websocket to 127.0.0.1
+                 "--disable-features=LocalNetworkAccessChecks"]
 VIEWPORT = {"width": 1366, "height": 900}
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_PER_CLASS, TEST_PER_CLASS = 24, 4
@@ -102,17 +107,16 @@ class LiveServer:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """`convscope serve` on a free port, training convnetjs on the tiny dataset with one CPU thread."""
-    data = write_tiny_dataset(tmp_path_factory.mktemp("tiny-images"))
+@contextmanager
+def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") -> Iterator[LiveServer]:
+    """`convscope serve --data DATA` on a free port with one CPU thread, until its run's status is
+    `ready` (for "training": and it has taken a step); stopped afterwards."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache")),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data", str(data), "--model", "convnetjs", "--device", "cpu", "--epochs", str(ENDLESS),
-               "--no-browser"]
+               "--data", str(data), "--device", "cpu", "--no-browser", *extra]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", process, log)
@@ -122,13 +126,12 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             if process.poll() is not None:
                 pytest.fail(f"convscope serve exited with {process.returncode}:\n{server.output()}")
             status, run = server.api("/api/run")
-            if status == 200 and run.get("status") == "training" and run.get("step", 0) > 0:
+            if status == 200 and run.get("status") == ready and (ready != "training" or run.get("step", 0) > 0):
                 break
             if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start training in {START_TIMEOUT:.0f} s "
+                pytest.fail(f"the server's run was not {ready} within {START_TIMEOUT:.0f} s "
                             f"(last /api/run: {status} {run.get('status')}):\n{server.output()}")
             time.sleep(0.25)
-        server.ensure_training()
         yield server
     finally:
         process.terminate()
@@ -137,6 +140,15 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The server most tests share: convnetjs on the tiny dataset, endless, small batches."""
+    data = write_tiny_dataset(tmp_path_factory.mktemp("tiny-images"))
+    with serve(tmp_path_factory, data, "--model", "convnetjs", "--epochs", str(ENDLESS)) as server:
+        server.ensure_training()
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -171,15 +183,23 @@ class Page:
             timeout=timeout * 1000)
 
 
+def open_page(browser, server: LiveServer, route=None) -> tuple[Any, Page]:
+    """A fresh browser context on `server`'s page, connected; `route` may rewrite the page's response."""
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    wrapped = Page(tab, server)
+    if route is not None:
+        tab.route(server.url + "/", route)
+    tab.goto(server.url + "/")
+    wrapped.wait_for("store.connection.state === 'open' && store.run !== null")
+    return context, wrapped
+
+
 @pytest.fixture
 def page(browser, live_server) -> Iterator[Page]:
     if live_server.process.poll() is not None:
         pytest.fail(f"the server died:\n{live_server.output()}")
     live_server.ensure_training()
-    context = browser.new_context(viewport=VIEWPORT)
-    tab = context.new_page()
-    wrapped = Page(tab, live_server)
-    tab.goto(live_server.url + "/")
-    wrapped.wait_for("store.connection.state === 'open' && store.run !== null")
+    context, wrapped = open_page(browser, live_server)
     yield wrapped
     context.close()

@@ -7,8 +7,9 @@ The tests share one server and run in file order; each starts from "training con
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+
+from conftest import open_page, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
@@ -177,19 +178,13 @@ def test_probe_picker_chooses_the_probe_image(page):
     assert [e for e in page.errors if "status of 422" not in e] == []
 
 
-def test_predictions_and_screenshot(page, tmp_path):
-    """Writes docs/screenshot.png when it is missing or CONVSCOPE_SCREENSHOT=1 (else a temp file)."""
-    page.wait_for("store.predictions !== null && store.lastEval !== null && store.frame !== null"
-                  " && store.train.length > 20", timeout=60)
+def test_predictions_and_evaluation_show(page, tmp_path):
+    page.wait_for("store.predictions !== null && store.lastEval !== null", timeout=60)
     cards = page.page.locator("#predictions figure.prediction")
     assert cards.count() == page.state("store.predictions.items.length") > 0
     assert cards.first.locator("li.bar").count() == 3
+    assert cards.first.get_attribute("data-correct") in ("true", "false")
     assert page.page.locator("#eval table.confusion tbody tr").count() == 10
-    page.page.wait_for_timeout(500)
-    target = SCREENSHOT if os.environ.get("CONVSCOPE_SCREENSHOT") == "1" or not SCREENSHOT.exists() \
-        else tmp_path / "screenshot.png"
-    page.page.screenshot(path=str(target))
-    assert target.stat().st_size > 20_000
     assert page.errors == []
 
 
@@ -207,3 +202,75 @@ def test_connection_loss_shows_a_banner_and_reconnects(page):
     step = page.state("store.train.lastX")
     page.wait_for(f"store.train.lastX > {step}")
     assert page.errors == []
+
+
+# A policy as strict as the one a later change will send: no inline script or style at all.
+STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+              "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def test_page_works_under_a_strict_content_security_policy(browser, live_server):
+    def with_csp(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+    live_server.ensure_training()
+    context, page = open_page(browser, live_server, route=with_csp)
+    try:
+        page.wait_for("store.train.length > 2 && store.frame !== null")
+        page.page.wait_for_timeout(500)
+        drawn = page.page.evaluate(COLOUR_PIXELS, ["#chart-loss canvas", list(TRAIN_BLUE), 40])
+        assert drawn > 20
+        assert page.page.locator("#network article.layer").count() > 3
+        assert page.errors == [], "the page broke its content security policy"
+    finally:
+        context.close()
+
+
+def test_missing_data_shows_the_servers_message(browser, tmp_path_factory):
+    missing = tmp_path_factory.mktemp("nothing") / "no-such-folder"
+    with serve(tmp_path_factory, missing, ready="error") as server:
+        message = server.run()["message"]
+        context, page = open_page(browser, server)
+        try:
+            banner = page.page.locator("#banners [data-banner=run-error]")
+            banner.wait_for(state="visible")
+            assert message in banner.inner_text()
+            assert page.page.inner_text("#status-pill").lower() == "error"
+            assert page.page.is_disabled("#btn-pause")
+            assert page.errors == []
+        finally:
+            context.close()
+
+
+def test_screenshot(browser, live_server, tmp_path_factory, tmp_path):
+    """The README's picture: docs/screenshot.png, rewritten when missing or CONVSCOPE_SCREENSHOT=1.
+
+    With CONVSCOPE_SCREENSHOT=1 and the shared CIFAR-10 JPEG copy beside the checkout, the picture
+    shows a run on real CIFAR-10 (its own server, ~1 minute); otherwise the tiny test images.
+    """
+    rewrite = os.environ.get("CONVSCOPE_SCREENSHOT") == "1" or not SCREENSHOT.exists()
+    target = SCREENSHOT if rewrite else tmp_path / "screenshot.png"
+    if rewrite and CIFAR_JPEG.is_file():
+        with serve(tmp_path_factory, CIFAR_JPEG, "--model", "convnetjs") as server:
+            capture(browser, server, target, steps=150)
+    else:
+        live_server.ensure_training()
+        capture(browser, live_server, target, steps=20)
+    assert target.stat().st_size > 20_000
+
+
+CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.zip"
+
+
+def capture(browser, server, target: Path, steps: int) -> None:
+    """Once training has drawn curves, an evaluation, predictions and a probe: a 1366x900 picture."""
+    context, page = open_page(browser, server)
+    try:
+        page.wait_for("store.predictions !== null && store.lastEval !== null && store.frame !== null"
+                      f" && store.train.length > {steps}", timeout=120)
+        page.page.wait_for_timeout(800)
+        page.page.screenshot(path=str(target))
+        assert page.errors == []
+    finally:
+        context.close()

@@ -101,7 +101,8 @@ export class BannerView {
     const failed = this.parts.run;
     if (run && run.status === "error") {
       failed.replaceChildren(h("strong", { text: "Training stopped" }),
-        h("pre", { class: "banner-message", text: run.message || "The training worker reported an error." }));
+        h("pre", { class: "banner-message", text: run.message || "The training worker reported an error." }),
+        h("span", { class: "banner-text", text: "Put that right, then press Reset to try again (data is loaded afresh)." }));
       failed.hidden = false;
     } else {
       failed.hidden = true;

@@ -100,6 +100,9 @@ export class NetworkView {
     }
     root.replaceChildren();
     this.rows.clear();
+    if (!top.length) {
+      root.append(h("p", { class: "empty", text: "The layers appear here once the data is loaded and the model is built." }));
+    }
     for (const layer of top) {
       const row = this.#row(layer, inner.get(layer.index) || []);
       this.rows.set(layer.index, row);
@@ -227,7 +230,7 @@ export class NetworkView {
     } else if (spec.kind === "input") {
       fig.count.textContent = `${blob.width}×${blob.height}`;
     } else {
-      fig.count.textContent = `${blob.count} shown`;
+      fig.count.textContent = this.#filterCount(blob, layer);
     }
     fig.min.textContent = formatValue(blob.min);
     fig.max.textContent = formatValue(blob.max);
@@ -240,6 +243,20 @@ export class NetworkView {
         fig.lutKey = key;
       }
     }
+  }
+
+  /** "16 filters, in colour" or "first 64 of 320 (filter, input channel) pairs". */
+  #filterCount(blob, layer) {
+    const out = layer.output_shape && layer.output_shape.length === 3 ? layer.output_shape[0] : null;
+    if (blob.channels === 3) {
+      return out && out > blob.count ? `first ${blob.count} of ${out} filters, RGB` : `${blob.count} filters, RGB`;
+    }
+    const prev = this.store.layers.find((l) => l.path.length === 1 && l.index === layer.index - 1);
+    const inputs = prev && prev.output_shape.length === 3 ? prev.output_shape[0] : null;
+    const pairs = out && inputs ? out * inputs : null;
+    return pairs && pairs > blob.count
+      ? `first ${blob.count} of ${pairs} (filter, input channel) slices`
+      : `${blob.count} (filter, input channel) slices`;
   }
 
   /** The output layer as one labelled bar per class. */
