@@ -122,7 +122,10 @@ def command_serve(args: argparse.Namespace) -> int:
                 webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run()  # returns after Ctrl-C, once the worker has stopped
+    try:
+        server.run()  # returns after Ctrl-C, once the worker has stopped
+    except KeyboardInterrupt:  # uvicorn raises the signal again once it has shut down
+        pass
     print("convscope: stopped", file=sys.stderr)
     return 0
 

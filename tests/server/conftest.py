@@ -107,6 +107,12 @@ def server(image_folder: Path, private_cache: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def start_server(private_cache: Path) -> Callable[..., Any]:
+    """start_server(data, **settings): a context manager running another server of your own."""
+    return lambda data, **overrides: live_server(tiny_settings(data, **overrides))
+
+
+@pytest.fixture
 def live(server: LiveServer) -> LiveServer:
     """The session's server with its run training (resumed if a test paused it)."""
     run = server.wait_for(lambda run: run["status"] in ("training", "paused"))

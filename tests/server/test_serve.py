@@ -1,0 +1,60 @@
+"""`convscope serve` as a user runs it: it serves, and Ctrl-C stops it and its worker cleanly."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private_cache):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data", str(image_folder),
+         "--device", "cpu", "--no-browser", "--epochs", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                run = httpx.get(f"http://127.0.0.1:{port}/api/run").json()
+                if run["status"] == "training":
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.2)
+        workers = children(server.pid)
+        assert workers, "the worker is a child process of the server"
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert f"serving on http://127.0.0.1:{port}/" in stderr
+    assert "Traceback" not in stderr
+    assert "stopped" in stderr and server.returncode == 0
+
+    def running(pid: int) -> bool:
+        status = Path(f"/proc/{pid}/status")
+        return status.exists() and "zombie" not in status.read_text()
+
+    deadline = time.monotonic() + 10  # the worker has stopped; multiprocessing's tracker may linger a moment
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(running, workers)), "no orphans"

@@ -1,0 +1,40 @@
+"""The worker process: restarted when it dies; missing data is an error state, not a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from websockets.sync.client import connect
+
+
+def test_a_killed_worker_is_noticed_announced_and_restarted(live):
+    live.wait_for(lambda run: run["step"] > 0)
+    old = live.app.state.worker.process.pid
+    with connect(live.ws_url) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        os.kill(old, signal.SIGKILL)
+        deadline, said = time.monotonic() + 30, []
+        while time.monotonic() < deadline and "error" not in said:
+            item = ws.recv(timeout=30)
+            if isinstance(item, str):
+                message = json.loads(item)
+                if message["type"] == "error":
+                    said.append("error")
+                    assert "SIGKILL" in message["message"]
+    assert "error" in said
+    run = live.wait_for(lambda run: run["status"] == "training" and live.app.state.worker.process.pid != old)
+    assert live.http.get("/api/health").json()["worker"] == "alive"
+    live.wait_for(lambda r: r["step"] > run["step"])  # a fresh run, training
+
+
+def test_missing_data_is_an_error_state_and_the_server_stays_up(tmp_path, start_server):
+    with start_server(tmp_path / "nowhere") as live:
+        run = live.wait_for(lambda run: run["status"] == "error")
+        assert "no such file or folder" in run["message"]
+        assert live.http.get("/api/health").json()["worker"] == "alive"
+        reply = live.http.post("/api/run/pause").json()
+        assert reply["ok"] is False and reply["run"]["status"] == "error"
+        assert live.http.get("/api/images/test/0.png").status_code == 409
