@@ -84,6 +84,11 @@ def test_activation_and_filter_canvases_hold_pictures(page):
     assert page.page.evaluate(
         f"() => document.querySelector('{FIRST_CONV} figure[data-kind=activation] canvas').getContext('2d').imageSmoothingEnabled"
     ) is False
+    # hovering a pixel reads out its real value
+    canvas = page.page.locator(f"{FIRST_CONV} figure[data-kind=activation] canvas.blob-canvas").first
+    canvas.hover(position={"x": 5, "y": 5})
+    readout = page.page.locator(f"{FIRST_CONV} figure[data-kind=activation] .readout").first.inner_text()
+    assert readout.startswith("channel 0 (x ")
     # every layer of the model has a row; the input row shows the probe image
     layers = page.state("store.layers.filter(l => l.path.length === 1).length")
     assert page.page.locator("#network article.layer").count() == layers
@@ -188,12 +193,27 @@ def test_predictions_and_evaluation_show(page, tmp_path):
     assert page.errors == []
 
 
+def test_data_progress_shows_in_a_banner(page):
+    # as the server says while it downloads CIFAR-10 (injected: the tiny dataset loads too fast to
+    # see), into a paused run so that no real state message overwrites it at once
+    page.page.click("#btn-pause")
+    page.page.wait_for_selector("#status-pill[data-status=paused]")
+    page.page.evaluate("""() => window.convscope.store.applyMessage({type: "state", run: {
+      ...window.convscope.store.run, status: "loading",
+      data_progress: {stage: "downloading cifar-10-python.tar.gz", done: 51200000, total: 170498071}}})""")
+    banner = page.page.locator("#banners [data-banner=data]")
+    banner.wait_for(state="visible")
+    assert "51.2 MB of 170.5 MB (30%)" in banner.inner_text()
+    assert page.page.eval_on_selector("#banners [data-banner=data] progress", "p => p.value") == 51200000
+    assert page.page.is_disabled("#btn-pause")
+
+
 def test_connection_loss_shows_a_banner_and_reconnects(page):
+    # the banner shows from the drop until the reconnect (>= 400 ms later): catch it in between
     banner = page.page.evaluate("""async () => {
       window.convscope.socket.drop();
-      await new Promise(r => setTimeout(r, 150));  // the first retry waits >= 400 ms
-      await new Promise(r => requestAnimationFrame(r));
       const b = document.querySelector('#banners [data-banner=connection]');
+      for (let waited = 0; b.hidden && waited < 5000; waited += 10) await new Promise(r => setTimeout(r, 10));
       return {hidden: b.hidden, text: b.textContent};
     }""")
     assert not banner["hidden"] and "Reconnecting" in banner["text"], banner

@@ -245,14 +245,19 @@ export class NetworkView {
     }
   }
 
+  /** Channels going into a top-level layer: the previous layer's, or null if unknown. */
+  #inputChannels(layer) {
+    const prev = this.store.layers.find((l) => l.path.length === 1 && l.index === layer.index - 1);
+    return prev && prev.output_shape.length === 3 ? prev.output_shape[0] : null;
+  }
+
   /** "16 filters, in colour" or "first 64 of 320 (filter, input channel) pairs". */
   #filterCount(blob, layer) {
     const out = layer.output_shape && layer.output_shape.length === 3 ? layer.output_shape[0] : null;
     if (blob.channels === 3) {
       return out && out > blob.count ? `first ${blob.count} of ${out} filters, RGB` : `${blob.count} filters, RGB`;
     }
-    const prev = this.store.layers.find((l) => l.path.length === 1 && l.index === layer.index - 1);
-    const inputs = prev && prev.output_shape.length === 3 ? prev.output_shape[0] : null;
+    const inputs = this.#inputChannels(layer);
     const pairs = out && inputs ? out * inputs : null;
     return pairs && pairs > blob.count
       ? `first ${blob.count} of ${pairs} (filter, input channel) slices`
@@ -309,11 +314,21 @@ export class NetworkView {
       return;
     }
     const at = ((hit.tile * blob.height + hit.y) * blob.width + hit.x) * blob.channels;
-    const what = blob.kind.startsWith("filter") ? "filter" : "channel";
     const value = blob.channels === 1
       ? formatValue(realValue(blob, pixels[at]))
-      : `rgb ${pixels[at]}, ${pixels[at + 1]}, ${pixels[at + 2]}`;
-    readout.textContent = `${blob.kind === "input" ? "pixel" : `${what} ${hit.tile}`} (x ${hit.x}, y ${hit.y}): ${value}`;
+      : blob.kind === "input"
+        ? `rgb ${pixels[at]}, ${pixels[at + 1]}, ${pixels[at + 2]}`
+        : `rgb ${["r", "g", "b"].map((_, c) => formatValue(realValue(blob, pixels[at + c]))).join(", ")}`;
+    let what = `channel ${hit.tile}`;
+    if (blob.kind === "input") {
+      what = "pixel";
+    } else if (blob.kind.startsWith("filter")) {
+      // tile k of a one-channel filter blob is filter k // in, input channel k % in
+      const inputs = this.#inputChannels(layer);
+      what = blob.channels === 3 || !inputs ? `filter ${hit.tile}`
+        : `filter ${Math.floor(hit.tile / inputs)}, input channel ${hit.tile % inputs}`;
+    }
+    readout.textContent = `${what} (x ${hit.x}, y ${hit.y}): ${value}`;
   }
 }
 
