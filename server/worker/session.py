@@ -50,8 +50,9 @@ def main(options: WorkerOptions, commands: Any, events: Any) -> None:
     """Run a session until a stop command arrives or the server is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     outbox = Outbox(events)
+    outbox.start()
     Session(options, commands, outbox).run()
-    outbox.flush(force=True)
+    outbox.close()
 
 
 class Session:
@@ -135,7 +136,7 @@ class Session:
 
     # -- between steps ----------------------------------------------------------------------
     def poll(self, paused: bool) -> list[FitCommand]:
-        """Trainer.fit's command source: handles what arrived and keeps probes and flushes going."""
+        """Trainer.fit's command source: carries out what arrived; probes when due."""
         self.periodic()
         out, self.resume_paused = self.resume_paused, []
         for command in self.receive(IDLE_WAIT if paused else 0.0):
@@ -156,6 +157,7 @@ class Session:
                 return got
 
     def periodic(self) -> None:
+        """Between steps: check on the server; probe and predict when due and someone watches."""
         now = time.monotonic()
         if now >= self.next_parent_check:
             self.next_parent_check = now + PARENT_CHECK
@@ -169,7 +171,6 @@ class Session:
                 self.predicted = self.version
                 self.next_predictions = now + max(self.options.predictions_every,
                                                   self.send_predictions() / PROBE_SHARE)
-        self.outbox.flush()
 
     def on_step(self, trainer: Trainer, m: StepMetrics) -> None:
         ips = self.images_per_second

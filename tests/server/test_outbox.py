@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 
 from server.protocol import MetricPoint, Metrics, State, RunState
 from server.worker.outbox import Outbox
@@ -22,11 +23,13 @@ def drain(events: queue.Queue) -> list:
 
 def test_metrics_are_batched_and_survive_a_full_queue_while_frames_are_dropped():
     events: queue.Queue = queue.Queue(maxsize=2)
-    outbox = Outbox(events, interval=0.0)
-    outbox.metric(point(1))
-    outbox.metric(point(2))  # the queue is now full: 2 messages
+    outbox = Outbox(events)
+    for step in (1, 2):
+        outbox.metric(point(step))
+        outbox.flush()  # the queue is now full: 2 messages
     for step in range(3, 100):
         outbox.metric(point(step))
+        outbox.flush()
     assert outbox.frame(b"probe") is False and outbox.dropped_frames == 1
     outbox.send(State(run=RunState(status="paused", model="m", config={})))
     got = drain(events)
@@ -41,11 +44,13 @@ def test_metrics_are_batched_and_survive_a_full_queue_while_frames_are_dropped()
     assert outbox.frame(b"probe") is True
 
 
-def test_metrics_flush_at_most_once_per_interval():
+def test_the_flusher_thread_sends_metrics_in_batches_while_training_is_busy():
     events: queue.Queue = queue.Queue(maxsize=100)
-    outbox = Outbox(events, interval=60.0)
+    outbox = Outbox(events, interval=0.05)
     for step in range(1, 50):
         outbox.metric(point(step))
-    assert len(drain(events)) == 1  # the first flush; the rest wait for the interval
-    outbox.flush(force=True)
-    assert [len(m.points) for m in drain(events)] == [48]
+    assert events.empty()  # nothing is sent from the training thread
+    outbox.start()
+    time.sleep(0.3)
+    outbox.close()
+    assert [len(m.points) for m in drain(events)] == [49]

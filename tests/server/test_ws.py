@@ -81,8 +81,8 @@ def test_a_client_that_never_reads_does_not_stall_the_others(live):
     try:
         time.sleep(1)  # it reads nothing, ever (tests/server/test_hub.py: what its mailbox does)
         with connect(live.ws_url) as ws:
-            messages, frames = receive(ws, 20, until=lambda m, f: len(f) >= 3 and len(m) >= 10)
-        assert messages[0]["type"] == "hello" and len(frames) >= 3 and len(messages) >= 10
+            messages, frames = receive(ws, 30, until=lambda m, f: len(f) >= 2 and len(m) >= 5)
+        assert messages[0]["type"] == "hello" and len(frames) >= 2 and len(messages) >= 5
         latest = max(p["time"] for m in messages if m["type"] == "metrics" for p in m["points"])
         assert time.time() - latest < 5  # live, not a backlog
         for client in live.app.state.hub.clients:  # the stuck one included: bounded

@@ -1,0 +1,201 @@
+"""Live streaming: does watching slow training down, and how fresh is what viewers see?
+
+Starts `convscope serve` (convnetjs, its preset recipe) as a subprocess, then measures in
+alternating rounds, each over the same wall-clock window:
+
+- training images/s with no viewers, 1 viewer and N viewers (websocket clients in this process
+  that read everything), from GET /api/run's images_seen over wall-clock time (probes,
+  predictions and evaluations included);
+- latency from a training step's end (its metric's `time`) to its arrival at a viewer;
+- bytes/s per viewer and probe frames/s per viewer.
+
+It also times one probe against one training step in this process: the probe's share of the
+worker's time at --probe-hz.
+
+    python benchmarks/streaming.py [--data ../shared/datasets/cifar10-jpeg.zip] [--seconds 20]
+                                   [--rounds 2] [--viewers 1 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import torch
+from websockets.asyncio.client import connect
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / "../shared/datasets/cifar10-jpeg.zip"
+SETTLE = 3.0  # seconds after viewers connect before measuring (hello, first frames)
+
+
+@dataclass
+class Viewer:
+    """What one websocket client received while counting."""
+    counting: bool = False
+    bytes: int = 0
+    frames: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds, step end -> arrival
+
+    async def watch(self, url: str) -> None:
+        async with connect(url, max_size=None) as ws:
+            async for item in ws:
+                if not self.counting:
+                    continue
+                self.bytes += len(item)
+                if isinstance(item, bytes):
+                    self.frames += 1
+                elif item.startswith('{"type":"metrics"'):
+                    now = time.time()
+                    self.latencies += [now - p["time"] for p in json.loads(item)["points"]]
+
+
+@dataclass
+class Round:
+    viewers: int
+    images_per_second: float
+    latencies: list[float]
+    bytes_per_second: float  # per viewer
+    frames_per_second: float  # per viewer
+
+
+async def measure(http: httpx.AsyncClient, ws_url: str, n: int, seconds: float) -> Round:
+    viewers = [Viewer() for _ in range(n)]
+    tasks = [asyncio.create_task(v.watch(ws_url)) for v in viewers]
+    await asyncio.sleep(SETTLE if n else 1.0)
+    for v in viewers:
+        v.counting = True
+    before, start = (await http.get("/api/run")).json(), time.monotonic()
+    await asyncio.sleep(seconds)
+    after, wall = (await http.get("/api/run")).json(), time.monotonic() - start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if after["step"] < before["step"]:
+        raise RuntimeError("the run restarted during the measurement")
+    return Round(n, (after["images_seen"] - before["images_seen"]) / wall,
+                 [x for v in viewers for x in v.latencies],
+                 sum(v.bytes for v in viewers) / wall / max(n, 1),
+                 sum(v.frames for v in viewers) / wall / max(n, 1))
+
+
+def probe_share(data: str, probe_hz: float) -> tuple[float, float]:
+    """(ms per training step, ms per probe) of the preset in this process."""
+    from server.data import load_dataset
+    from server.models import get_preset
+    from server.protocol import ProbeSource
+    from server.train import TrainConfig, Trainer
+    from server.worker.probes import probe
+
+    preset = get_preset("convnetjs")
+    dataset = load_dataset(data, progress=lambda *_: None)
+    trainer = Trainer(preset.spec, dataset, TrainConfig().replace(**{**preset.recipe, "epochs": 1000}))
+    for _ in range(5):
+        trainer.step()
+    start = time.perf_counter()
+    for _ in range(30):
+        trainer.step()
+    step = (time.perf_counter() - start) / 30
+    start = time.perf_counter()
+    for _ in range(20):
+        probe(trainer.model, trainer.test_images[:1], dataset.test_images[0], int(dataset.test_labels[0]),
+              trainer.step_count, ProbeSource(source="test", index=0))
+    return step * 1e3, (time.perf_counter() - start) / 20 * 1e3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def run(args: argparse.Namespace) -> list[Round]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                               "--data", args.data, "--epochs", "1000", "--no-browser",
+                               "--probe-hz", str(args.probe_hz)])
+    rounds: list[Round] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            while True:  # until the data is loaded and training has warmed up
+                try:
+                    run_state = (await http.get("/api/run")).json()
+                    if run_state["status"] == "training" and run_state["step"] > 50:
+                        break
+                    if run_state["status"] == "error":
+                        raise RuntimeError(run_state["message"])
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None:
+                    raise RuntimeError("the server exited")
+                await asyncio.sleep(0.5)
+            for r in range(args.rounds):
+                for n in (0, *args.viewers):
+                    rounds.append(await measure(http, f"ws://127.0.0.1:{port}/ws", n, args.seconds))
+                    print(f"  round {r + 1}, {n} viewers: {rounds[-1].images_per_second:,.0f} img/s",
+                          file=sys.stderr)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    return rounds
+
+
+def cpu_name() -> str:
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED_DATA.resolve()) if SHARED_DATA.is_file() else None,
+                        help="dataset for the server (default: the shared CIFAR-10 JPEG copy)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each measurement")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--viewers", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--probe-hz", type=float, default=2.0)
+    args = parser.parse_args()
+    if args.data is None:
+        parser.error("no --data and no shared CIFAR-10 copy beside the repo")
+
+    rounds = asyncio.run(run(args))
+    step_ms, probe_ms = probe_share(args.data, args.probe_hz)
+    print(f"\nmachine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}; python {platform.python_version()}")
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"data: {args.data}; model: convnetjs (preset recipe); {args.rounds} rounds of {args.seconds:g} s\n")
+    baseline = statistics.mean(r.images_per_second for r in rounds if r.viewers == 0)
+    print("| viewers | train img/s | vs none | step->client p50 | p95 | KB/s per viewer | frames/s per viewer |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in (0, *args.viewers):
+        mine = [r for r in rounds if r.viewers == n]
+        ips = statistics.mean(r.images_per_second for r in mine)
+        lat = [x for r in mine for x in r.latencies]
+        if n == 0:
+            print(f"| 0 | {ips:,.0f} | 1.00x | - | - | - | - |")
+            continue
+        print(f"| {n} | {ips:,.0f} | {ips / baseline:.2f}x | {percentile(lat, 50) * 1e3:.0f} ms | "
+              f"{percentile(lat, 95) * 1e3:.0f} ms | {statistics.mean(r.bytes_per_second for r in mine) / 1e3:,.1f} | "
+              f"{statistics.mean(r.frames_per_second for r in mine):.2f} |")
+    print(f"\nprobe: {probe_ms:.1f} ms each vs {step_ms:.1f} ms per training step; at {args.probe_hz:g} Hz "
+          f"that is {probe_ms * args.probe_hz / 10:.1f}% of the worker's time")
+
+
+if __name__ == "__main__":
+    main()
