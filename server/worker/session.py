@@ -72,7 +72,7 @@ class Session:
         self.version = 0  # bumped whenever what a probe would show changes
         self.probed = self.predicted = -1  # the version last probed / predicted
         self.next_probe = self.next_predictions = self.next_parent_check = 0.0
-        self.resume_paused: list[FitCommand] = []  # fit's first commands: a new fit starts unpaused
+        self.fit_first: list[FitCommand] = []  # a new fit starts unpaused: re-pause it
         self.stopping = False
 
     # -- the main loop ----------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Session:
 
     def fit(self) -> None:
         trainer = self.trainer
-        self.resume_paused = [FitCommand("pause")] if self.status == "paused" else []
+        self.fit_first = [FitCommand("pause")] if self.status == "paused" else []
         try:
             trainer.fit(commands=self.poll, on_step=self.on_step, on_eval=self.on_eval)
         except Exception as e:  # keep the worker up: the run fails, the server and page stay
@@ -138,7 +138,7 @@ class Session:
     def poll(self, paused: bool) -> list[FitCommand]:
         """Trainer.fit's command source: carries out what arrived; probes when due."""
         self.periodic()
-        out, self.resume_paused = self.resume_paused, []
+        out, self.fit_first = self.fit_first, []
         for command in self.receive(IDLE_WAIT if paused else 0.0):
             out += self.handle(command)
         if self.stopping:

@@ -112,3 +112,22 @@ def test_the_page_and_static_files(live):
     page = live.http.get("/")
     assert page.status_code == 200 and "/static/" in page.text
     assert live.http.get("/openapi.json").json()["info"]["title"] == "convscope"
+
+
+def test_a_run_finishes_when_its_epochs_are_done_and_can_train_on(live):
+    live.wait_for(lambda run: run["epoch"] > 0.5)
+    assert live.http.patch("/api/run/hyperparams", json={"epochs": 0.5}).json()["ok"]
+    run = live.wait_for(lambda run: run["status"] == "finished")
+    assert "finished" in run["message"]
+    assert live.http.post("/api/run/pause").json()["ok"] is False
+    reply = live.http.patch("/api/run/hyperparams", json={"epochs": 100_000}).json()
+    assert reply["ok"] and reply["run"]["status"] == "training"
+    live.wait_for(lambda r: r["step"] > run["step"])
+
+
+def test_reset_starts_over_and_trains_even_when_paused(live):
+    live.http.post("/api/run/pause")
+    reply = live.http.post("/api/run/reset").json()
+    assert reply["ok"] and reply["run"]["status"] == "training" and reply["run"]["step"] == 0
+    assert reply["run"]["config"]["batch_size"] == live.run()["config"]["batch_size"]  # kept
+    live.wait_for(lambda run: run["step"] > 2)
