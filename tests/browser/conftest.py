@@ -195,6 +195,18 @@ def open_page(browser, server: LiveServer, route=None) -> tuple[Any, Page]:
     return context, wrapped
 
 
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory):
+    """`with start_server(data, *args, ready="training") as server:` another server of its own."""
+    return lambda data, *extra, ready="training": serve(tmp_path_factory, data, *extra, ready=ready)
+
+
+@pytest.fixture(scope="session")
+def new_page(browser):
+    """`context, page = new_page(server, route=None)`: a page on any server (close the context)."""
+    return lambda server, route=None: open_page(browser, server, route)
+
+
 @pytest.fixture
 def page(browser, live_server) -> Iterator[Page]:
     if live_server.process.poll() is not None:

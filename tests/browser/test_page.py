@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import open_page, serve
-
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
@@ -229,13 +227,13 @@ STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 
               "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 
-def test_page_works_under_a_strict_content_security_policy(browser, live_server):
+def test_page_works_under_a_strict_content_security_policy(new_page, live_server):
     def with_csp(route):
         response = route.fetch()
         route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
 
     live_server.ensure_training()
-    context, page = open_page(browser, live_server, route=with_csp)
+    context, page = new_page(live_server, route=with_csp)
     try:
         page.wait_for("store.train.length > 2 && store.frame !== null")
         page.page.wait_for_timeout(500)
@@ -247,11 +245,10 @@ def test_page_works_under_a_strict_content_security_policy(browser, live_server)
         context.close()
 
 
-def test_missing_data_shows_the_servers_message(browser, tmp_path_factory):
-    missing = tmp_path_factory.mktemp("nothing") / "no-such-folder"
-    with serve(tmp_path_factory, missing, ready="error") as server:
+def test_missing_data_shows_the_servers_message(new_page, start_server, tmp_path):
+    with start_server(tmp_path / "no-such-folder", ready="error") as server:
         message = server.run()["message"]
-        context, page = open_page(browser, server)
+        context, page = new_page(server)
         try:
             banner = page.page.locator("#banners [data-banner=run-error]")
             banner.wait_for(state="visible")
@@ -263,7 +260,7 @@ def test_missing_data_shows_the_servers_message(browser, tmp_path_factory):
             context.close()
 
 
-def test_screenshot(browser, live_server, tmp_path_factory, tmp_path):
+def test_screenshot(new_page, start_server, live_server, tmp_path):
     """The README's picture: docs/screenshot.png, rewritten when missing or CONVSCOPE_SCREENSHOT=1.
 
     With CONVSCOPE_SCREENSHOT=1 and the shared CIFAR-10 JPEG copy beside the checkout, the picture
@@ -272,20 +269,20 @@ def test_screenshot(browser, live_server, tmp_path_factory, tmp_path):
     rewrite = os.environ.get("CONVSCOPE_SCREENSHOT") == "1" or not SCREENSHOT.exists()
     target = SCREENSHOT if rewrite else tmp_path / "screenshot.png"
     if rewrite and CIFAR_JPEG.is_file():
-        with serve(tmp_path_factory, CIFAR_JPEG, "--model", "convnetjs") as server:
-            capture(browser, server, target, steps=150)
+        with start_server(CIFAR_JPEG, "--model", "convnetjs") as server:
+            capture(new_page, server, target, steps=150)
     else:
         live_server.ensure_training()
-        capture(browser, live_server, target, steps=20)
+        capture(new_page, live_server, target, steps=20)
     assert target.stat().st_size > 20_000
 
 
 CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.zip"
 
 
-def capture(browser, server, target: Path, steps: int) -> None:
+def capture(new_page, server, target: Path, steps: int) -> None:
     """Once training has drawn curves, an evaluation, predictions and a probe: a 1366x900 picture."""
-    context, page = open_page(browser, server)
+    context, page = new_page(server)
     try:
         page.wait_for("store.predictions !== null && store.lastEval !== null && store.frame !== null"
                       f" && store.train.length > {steps}", timeout=120)

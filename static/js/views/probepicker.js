@@ -61,6 +61,11 @@ export class ProbePickerView {
   /** @param {Set<string>} topics */
   update(topics) {
     if (topics.has("probe") || topics.has("presets")) this.#current();
+    if (topics.has("run")) {
+      const size = this.testSize;
+      if (size) this.els.index.max = String(size - 1);
+      else this.els.index.removeAttribute("max");
+    }
     if ((topics.has("run") || topics.has("presets")) && this.dataReady && this.thumbsFor !== this.testSize) {
       this.#thumbs();
     }
