@@ -191,6 +191,34 @@ def test_predictions_and_evaluation_show(page, tmp_path):
     assert page.errors == []
 
 
+def test_chart_series_stay_bounded_and_probe_frames_are_checked(page):
+    result = page.page.evaluate("""async () => {
+      const { BoundedSeries } = await import('/static/js/series.js');
+      const { decodeProbe, ProbeDecodeError } = await import('/static/js/probe.js');
+      const s = new BoundedSeries(['loss'], 2000);
+      let sum = 0;
+      for (let i = 1; i <= 100000; i++) { s.push({step: i, loss: i % 7}); sum += i % 7; }
+      const kept = s.y.loss.reduce((a, b) => a + b, 0) / s.length;
+      let refused = null;
+      try { decodeProbe(new TextEncoder().encode('NOPE....').buffer); } catch (e) { refused = e instanceof ProbeDecodeError; }
+      const head = new TextEncoder().encode(JSON.stringify({type: 'probe', step: 1, image: {source: 'test', index: 0},
+        blobs: [{layer: 0, kind: 'activation', count: 1, height: 2, width: 2, channels: 1, min: 0, max: 1, offset: 0, length: 4}]}));
+      const frame = new Uint8Array(8 + head.length + 4);
+      frame.set([67, 83, 80, 49]); new DataView(frame.buffer).setUint32(4, head.length, true);
+      frame.set(head, 8); frame.set([0, 85, 170, 255], 8 + head.length);
+      const decoded = decodeProbe(frame.buffer);
+      let short = null;
+      try { decodeProbe(frame.slice(0, frame.length - 1).buffer); } catch (e) { short = e instanceof ProbeDecodeError; }
+      return {length: s.length, last: s.lastX, mean: kept, trueMean: sum / 100000, refused, short,
+              pixels: Array.from(decoded.blobs[0].pixels)};
+    }""")
+    assert 1000 <= result["length"] <= 2000
+    assert 99_900 < result["last"] <= 100_000
+    assert abs(result["mean"] - result["trueMean"]) < 0.05  # thinning averages, it does not drop
+    assert result["refused"] and result["short"]
+    assert result["pixels"] == [0, 85, 170, 255]
+
+
 def test_data_progress_shows_in_a_banner(page):
     # as the server says while it downloads CIFAR-10 (injected: the tiny dataset loads too fast to
     # see), into a paused run so that no real state message overwrites it at once

@@ -38,8 +38,8 @@ const KINDS = [
   { kind: "input", title: "Image", target: 96 },
   { kind: "activation", title: "Activations", target: 0 },
   { kind: "activation_grad", title: "Activation gradients", target: 0, option: "grads" },
-  { kind: "filter", title: "Filters", target: 30, option: "filters" },
-  { kind: "filter_grad", title: "Filter gradients", target: 30, option: "filterGrads" },
+  { kind: "filter", title: "Filters", target: 0, option: "filters" },
+  { kind: "filter_grad", title: "Filter gradients", target: 0, option: "filterGrads" },
 ];
 const INFO_WIDTH = 210; // px: the layer's text column
 
@@ -217,6 +217,7 @@ export class NetworkView {
     const half = Math.floor((area - 16) / 2);
     const maxWidth = spec.kind === "input" ? area : Math.max(120, half);
     let target = spec.target;
+    if (spec.kind.startsWith("filter")) target = blob.channels === 3 || blob.count <= 16 ? 40 : 24;
     if (vector) target = blob.width <= 16 ? 22 : blob.width <= 128 ? 12 : 7;
     else if (!target) target = blob.count <= 8 ? 80 : blob.count <= 16 ? 64 : blob.count <= 32 ? 48 : 40;
     const mosaic = layoutMosaic(drawable, maxWidth, target);
@@ -277,6 +278,8 @@ export class NetworkView {
       values = exps.map((e) => e / total);
     }
     const best = values.indexOf(Math.max(...values));
+    const probe = this.store.probe;
+    const truth = probe && probe.label !== null && probe.label !== undefined ? String(probe.label) : null;
     if (fig.classBars.children.length !== classes.length) {
       fig.classBars.replaceChildren(...classes.map((name) => h("li", { class: "bar" },
         h("span", { class: "bar-label", text: name }),
@@ -286,6 +289,8 @@ export class NetworkView {
     values.forEach((p, i) => {
       const li = /** @type {HTMLElement} */ (fig.classBars.children[i]);
       li.dataset.best = String(i === best);
+      li.dataset.truth = String(classes[i] === truth);
+      li.title = classes[i] === truth ? "the probe image's true class" : "";
       /** @type {HTMLElement} */ (li.querySelector(".bar-fill")).style.width = `${(100 * p).toFixed(1)}%`;
       /** @type {HTMLElement} */ (li.querySelector(".bar-value")).textContent = `${(100 * p).toFixed(1)}%`;
     });
