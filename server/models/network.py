@@ -22,6 +22,20 @@ class Dense(nn.Linear):
         return super().forward(x.flatten(1))
 
 
+class Scale(nn.Module):
+    """Multiplies its input by a constant."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
 class GlobalPool(nn.Module):
     """(N, C, H, W) -> (N, C): the average or maximum of each channel."""
 
@@ -98,6 +112,8 @@ def _module(layer: dict, shape: Shape) -> nn.Module:
         return nn.Dropout(layer["p"])
     if kind == "flatten":
         return nn.Flatten()
+    if kind == "scale":
+        return Scale(layer["factor"])
     if kind == "fc":
         return Dense(math.prod(shape), layer["units"], bias=layer["bias"])
     if kind == "whiten":

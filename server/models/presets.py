@@ -168,10 +168,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         "on a fixed budget, a small well-conditioned network and a tuned recipe beat a bigger network.",
         [INPUT, layer("whiten", size=2), layer("gelu"),
          *airbench_block(64), *airbench_block(256), *airbench_block(256),
-         layer("globalpool", mode="max"), layer("fc", units=10, bias=False), SOFTMAX],
-        {"optimizer": "sgd", "nesterov": True, "batch_size": 1024, "epochs": 10, "lr": 0.2,
-         "momentum": 0.85, "weight_decay": 5e-4, "label_smoothing": 0.2, "schedule": "linear",
-         "warmup": 0.1, "crop_pad": 2, "flip_tta": True},
+         layer("globalpool", mode="max"), layer("fc", units=10, bias=False), layer("scale", factor=0.125),
+         SOFTMAX],
+        {"optimizer": "sgd", "nesterov": True, "batch_size": 512, "epochs": 10, "lr": 0.4,
+         "momentum": 0.9, "weight_decay": 5e-4, "label_smoothing": 0.2, "schedule": "linear",
+         "warmup": 0.2, "crop_pad": 2, "flip_tta": True},
     ),
 ]}
 

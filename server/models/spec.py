@@ -65,6 +65,11 @@ def _probability(value: Any) -> str | None:
     return None if ok else f"must be a number in [0, 1), got {_describe(value)}"
 
 
+def _factor(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < abs(value) <= 1000
+    return None if ok else f"must be a non-zero number of size at most 1000, got {_describe(value)}"
+
+
 def _choice(*options: str) -> Check:
     def check(value: Any) -> str | None:
         allowed = ", ".join(map(json.dumps, options))
@@ -95,6 +100,7 @@ FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
     "batchnorm": {},
     "dropout": {"p": (_probability, 0.5)},
     "flatten": {},
+    "scale": {"factor": (_factor, REQUIRED)},
     "fc": {"units": (_positive, REQUIRED), "bias": (_boolean, True)},
     "softmax": {},
     "whiten": {"size": (_positive, 2)},
@@ -259,7 +265,7 @@ def output_shape(layer: dict, shape: Shape, where: str = "layer", path: tuple[in
                         path)
     if kind in BLOCKS:
         return _block(layer, shape, where, path)
-    return shape  # activations, batchnorm, dropout, softmax keep the shape
+    return shape  # activations, batchnorm, dropout, scale, softmax keep the shape
 
 
 def validate(spec: Any, num_classes: int = 10) -> list[dict]:

@@ -41,6 +41,8 @@ def describe(layer: dict) -> str:
         return f"global {layer['mode']} pool"
     if kind == "dropout":
         return f"dropout {layer['p']}"
+    if kind == "scale":
+        return f"scale x{layer['factor']:g}"
     if kind == "fc":
         return f"fc {layer['units']}" + ("" if layer["bias"] else ", no bias")
     if kind == "whiten":

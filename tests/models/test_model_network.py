@@ -25,7 +25,7 @@ LAYERS = [
     {"type": "dropout", "p": 0.1},
     {"type": "pool"},
     {"type": "fc", "units": 16}, {"type": "batchnorm"}, {"type": "dropout"},
-    {"type": "fc", "units": 10, "bias": False}, {"type": "softmax"},
+    {"type": "fc", "units": 10, "bias": False}, {"type": "scale", "factor": 0.125}, {"type": "softmax"},
 ]
 SPECS = {
     "every-type": LAYERS,

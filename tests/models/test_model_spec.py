@@ -68,6 +68,8 @@ def test_missing_required_field():
     ({"type": "conv", "filters": 8, "size": 3, "bias": 1}, '"bias" must be true or false, got 1 (an integer)'),
     ({"type": "pool", "mode": "min"}, '"mode" must be one of "max", "avg", got "min" (a string)'),
     ({"type": "dropout", "p": 1.0}, '"p" must be a number in [0, 1), got 1.0 (a number)'),
+    ({"type": "scale", "factor": 0}, '"factor" must be a non-zero number of size at most 1000, got 0'),
+    ({"type": "scale", "factor": "0.5"}, '"factor" must be a non-zero number'),
     ({"type": "residual", "layers": []}, '"layers" must be a non-empty list of layers, got [] (a list)'),
     ({"type": "inception", "branches": [{"type": "relu"}]}, '"branches" must be a non-empty list of layer lists'),
 ])

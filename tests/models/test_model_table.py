@@ -29,6 +29,7 @@ def first_row(layer: dict) -> LayerRow:
     ({"type": "gelu"}, (3, 32, 32), 0, 0),
     ({"type": "batchnorm"}, (3, 32, 32), 2 * 3, 0),  # gamma and beta per channel
     ({"type": "dropout", "p": 0.25}, (3, 32, 32), 0, 0),
+    ({"type": "scale", "factor": 0.125}, (3, 32, 32), 0, 0),
     ({"type": "flatten"}, (3 * 32 * 32,), 0, 0),
     # fc on an image flattens it: 3072 inputs; params 3072*10 + 10; MACs 3072*10
     ({"type": "fc", "units": 10}, (10,), 30_730, 30_720),

@@ -104,11 +104,13 @@ def test_whiten_layer_is_initialised_from_the_data(tiny_dataset):
 
 
 def test_real_cifar_training_learns(cifar_jpeg):
-    """Two epochs of the ConvNetJS network on 10,000 real CIFAR-10 images."""
+    """Two epochs of the ConvNetJS network on 10,000 real CIFAR-10 images (every fifth: the
+    image folders are in class order, so a prefix would hold only airplanes and cars)."""
     subset = dataclasses.replace(
-        cifar_jpeg, train_images=cifar_jpeg.train_images[:10000],
-        train_labels=cifar_jpeg.train_labels[:10000],
-        test_images=cifar_jpeg.test_images[:2000], test_labels=cifar_jpeg.test_labels[:2000])
+        cifar_jpeg, train_images=cifar_jpeg.train_images[::5],
+        train_labels=cifar_jpeg.train_labels[::5],
+        test_images=cifar_jpeg.test_images[::5], test_labels=cifar_jpeg.test_labels[::5])
+    assert np.bincount(subset.test_labels).tolist() == [200] * 10
     config = TrainConfig().replace(**get_preset("convnetjs").recipe).replace(epochs=2, eval_every=2)
     trainer = Trainer(get_preset("convnetjs").spec, subset, config, device="cpu")
     final = trainer.fit()
