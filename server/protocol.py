@@ -271,12 +271,65 @@ class ModelInfo(Wire):
     macs: int
 
 
+class PatternIssue(Wire):
+    path: list[int]  # the layer where the network leaves the pattern
+    message: str
+
+
+class PatternInfo(Wire):
+    """The network read as INPUT - [(CONV-RELU)*N - POOL?]*M - (FC-RELU)*K - FC - SOFTMAX
+    (server/models/pattern.py)."""
+    fits: bool
+    text: str  # "INPUT - [(CONV-RELU)*1 - POOL]*3 - FC - SOFTMAX", or the plain chain where it breaks
+    summary: str  # "Fits, with N = 1, M = 3, K = 0." or "Does not fit: ..."
+    n: list[int]  # conv-activation pairs per stage
+    m: int  # stages
+    k: int  # hidden fc layers
+    why: list[PatternIssue]  # empty when it fits
+    notes: list[str]  # what was left out or read loosely (batchnorm, dropout, NiN blocks, global pooling)
+
+    @classmethod
+    def of(cls, pattern: Any) -> "PatternInfo":
+        """From a server.models.pattern.Pattern."""
+        return cls(fits=pattern.fits, text=pattern.text, summary=pattern.summary, n=list(pattern.n),
+                   m=pattern.m, k=pattern.k, notes=list(pattern.notes),
+                   why=[PatternIssue(path=list(i.path), message=i.message) for i in pattern.why])
+
+
 class ModelSummary(Wire):
     name: str
     spec: list[dict[str, Any]]
     layers: list[LayerRow]
     params: int
     macs: int
+    pattern: PatternInfo | None = None  # the classic pattern, or why it does not fit
+
+
+class CostQuestion(Request):
+    """POST /api/cost: two ways to build a layer on a C x H x W input (server/models/costlab.py)."""
+    lab: Literal["fc-vs-conv", "bottleneck", "small-filters"]
+    channels: int = Field(ge=1, le=4096, description="input channels C")
+    height: int = Field(ge=1, le=4096)
+    width: int = Field(ge=1, le=4096)
+    filters: int = Field(ge=1, le=4096, description="output channels of the conv")
+    size: int = Field(ge=1, le=31, description="kernel side of the conv")
+    reduce: int | None = Field(None, ge=1, le=4096, description="bottleneck only: channels of the 1x1 conv")
+
+
+class CostSide(Wire):
+    name: str
+    spec: list[dict[str, Any]]
+    layers: list[LayerRow]
+    params: int
+    macs: int
+    activations: int  # nonlinearities in the stack
+    receptive_field: int | None  # side of the input window one output sees; null: the whole input
+
+
+class CostComparison(Wire):
+    lab: str
+    title: str
+    sides: list[CostSide]
 
 
 class Problem(Wire):

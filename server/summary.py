@@ -5,16 +5,17 @@ from __future__ import annotations
 from functools import cache
 
 from .models import PRESETS, layer_table, totals, validate
-from .protocol import LayerRow, ModelSummary
+from .models.pattern import pattern
+from .protocol import LayerRow, ModelSummary, PatternInfo
 
 
 def summarize(name: str, spec: list, num_classes: int = 10) -> ModelSummary:
-    """Validate `spec` (raises SpecError) and describe it layer by layer."""
+    """Validate `spec` (raises SpecError) and describe it layer by layer, and as the classic pattern."""
     normalised = validate(spec, num_classes)
     table = layer_table(normalised, num_classes)
     params, macs = totals(table)
     return ModelSummary(name=name, spec=normalised, layers=[LayerRow.of(row) for row in table],
-                        params=params, macs=macs)
+                        params=params, macs=macs, pattern=PatternInfo.of(pattern(normalised)))
 
 
 @cache

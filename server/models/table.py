@@ -111,8 +111,9 @@ def _rows(layers: list[dict], shape: Shape, prefix: tuple[int, ...], depth: int)
     return rows
 
 
-def layer_table(spec: list[dict], num_classes: int = 10) -> list[LayerRow]:
-    """Validate `spec` and return one row per layer, block rows followed by their sublayers' rows."""
+def layer_table(spec: list[dict], num_classes: int | None = 10) -> list[LayerRow]:
+    """Validate `spec` and return one row per layer, block rows followed by their sublayers' rows
+    (num_classes None: any output shape, see validate)."""
     layers = validate(spec, num_classes)
     return _rows(layers, input_shape(layers), (), 0)
 
