@@ -17,7 +17,7 @@ from .hub import Hub
 from .mirror import RunMirror
 from .models import PRESETS, load_spec
 from .protocol import PresetInfo, RunState
-from .routes import checkpoint, errors, health, images, models, pages, run, ws
+from .routes import checkpoint, cost, errors, health, images, learn, models, pages, run, ws
 from .settings import Settings
 from .summary import preset_summary
 from .train import TrainConfig
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "in docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (health, run, models, images, checkpoint, ws, pages):
+    for module in (health, run, models, images, checkpoint, ws, pages, cost, learn):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     return app

@@ -39,6 +39,7 @@ class RunMirror:
         self.run = run
         self.presets = presets
         self.layers: list[LayerRow] = []
+        self.spec: list[dict] = []  # the live network's normalised spec
         self.train = Downsampled()
         self.test: list[EvalPoint] = []
         self.test_set: TestSet | None = None
@@ -62,6 +63,7 @@ class RunMirror:
             self.test.append(EvalPoint(**message.model_dump(include=set(EvalPoint.model_fields))))
         elif isinstance(message, ModelChanged):
             self.layers, self.train, self.test, self.frame = message.layers, Downsampled(), [], None
+            self.spec = message.spec
         elif isinstance(message, TestSet):
             self.test_set = message
         elif isinstance(message, bytes):

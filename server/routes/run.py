@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from ..deps import MirrorDep, SettingsDep, WorkerDep
 from ..mirror import RunMirror
 from ..models import PRESETS, SpecError, validate
-from ..protocol import CommandReply, Hyperparams, ModelChoice, Problem, ProbeChoice, RunInfo
+from ..protocol import CommandReply, Hyperparams, ModelChoice, ModelSummary, Problem, ProbeChoice, RunInfo
 from ..settings import Settings
+from ..summary import summarize
 from ..train import TrainConfig
 from ..worker import Reply, Worker, WorkerUnavailable
 from ..worker.messages import CommandKind
@@ -74,6 +75,14 @@ async def hyperparams(body: Hyperparams, worker: WorkerDep, mirror: MirrorDep,
     except ValueError as e:
         raise ApiError(422, str(e)) from None
     return reply(await send_command(worker, mirror, settings, "hyperparams", **changes))
+
+
+@router.get("/model", response_model=ModelSummary, responses={409: {"model": Problem}})
+def current_model(mirror: MirrorDep) -> ModelSummary:
+    """The live network: its name, normalised spec, layer table and pattern (for the network editor)."""
+    if not mirror.spec:
+        raise ApiError(409, "no network is built yet: the worker is still starting")
+    return summarize(mirror.run.model, mirror.spec, len(mirror.classes) or 10)
 
 
 @router.post("/model", response_model=CommandReply, responses={**ERRORS, 404: {"model": Problem}})
