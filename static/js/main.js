@@ -6,6 +6,7 @@ import { connect, Store } from "./socket.js";
 import { BannerView } from "./views/banner.js";
 import { ChartsView } from "./views/charts.js";
 import { ControlsView } from "./views/controls.js";
+import { EditorView } from "./views/editor.js";
 import { EvaluationView } from "./views/evaluation.js";
 import { ModelsView } from "./views/models.js";
 import { NetworkView } from "./views/network.js";
@@ -50,6 +51,7 @@ const views = [
     root: $("network"), summary: $("net-summary"),
     grads: $("show-grads"), filters: $("show-filters"), filterGrads: $("show-filter-grads"),
   }, invalidate),
+  new EditorView(store, $("editor")),
 ];
 
 function render() {
