@@ -138,7 +138,8 @@ function highlight() {
   els.calc.replaceChildren(
     h("p", { class: "calc-head", text: `Output row ${y}, column ${x}: the ${state.size}×${state.size} window at input rows ` +
       `${y * state.stride - state.pad} to ${y * state.stride - state.pad + state.size - 1}, columns ` +
-      `${x * state.stride - state.pad} to ${x * state.stride - state.pad + state.size - 1}.` }),
+      `${x * state.stride - state.pad} to ${x * state.stride - state.pad + state.size - 1}` +
+      (state.pad ? " (negative or past the edge: padding)." : ".") }),
     line,
     h("p", { class: "caption", text: state.mode === "max"
       ? "Max pooling keeps the strongest response in the window (green): where exactly it was matters less."
