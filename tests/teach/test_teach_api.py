@@ -5,10 +5,11 @@ The app runs without its lifespan (no worker); the tests give it the mirror it w
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.mirror import RunMirror
@@ -23,9 +24,29 @@ def app():
     return app
 
 
+class Client:
+    """httpx straight into the ASGI app: no server, and no lifespan, so no worker."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.request(method, url, **kwargs)
+        return asyncio.run(send())
+
+    def get(self, url: str, **kwargs) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+
 @pytest.fixture
 def client(app):
-    return TestClient(app)  # not entered: no lifespan, so no worker
+    return Client(app)
 
 
 def test_cost_lab_googlenet_example(client):

@@ -230,8 +230,8 @@ function renderCalc(f, y, x, cell) {
   els.calc.replaceChildren(
     h("p", { class: "calc-head", text: `Output channel ${f}, row ${y}, column ${x}: filter W${f} over input rows ` +
       `${y * state.stride - state.pad} to ${y * state.stride - state.pad + state.kernel - 1}, columns ` +
-      `${x * state.stride - state.pad} to ${x * state.stride - state.pad + state.kernel - 1} ` +
-      `(negative or past the edge: padding). ${cell.terms.length} products:` }),
+      `${x * state.stride - state.pad} to ${x * state.stride - state.pad + state.kernel - 1}` +
+      `${state.pad ? " (negative or past the edge: padding)" : ""}. ${cell.terms.length} products:` }),
     h("ol", { class: "calc-lines" }, ...lines),
     h("p", { class: "calc-total" }, `sum = ${parts.join(" + ")} = `,
       h("b", { attrs: { id: "conv-result" }, dataset: { value: String(cell.out) }, text: formatNumber(cell.out) })));
