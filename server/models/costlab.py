@@ -94,7 +94,7 @@ def small_filters(shape: tuple[int, int, int], filters: int, size: int) -> Compa
         raise SpecError(f"size must be odd and at least 3 (a stack of 3x3 convs sees 3, 5, 7, ...), got {size}")
     count = (size - 1) // 2
     one = side(f"one {size}x{size} conv", shape, [conv(filters, size), RELU])
-    stack = side(f"{count} stacked 3x3 convs", shape, [layer for _ in range(count) for layer in (conv(filters, 3), RELU)])
+    stack = side(f"{count} stacked 3x3 convs", shape, [conv(filters, 3), RELU] * count)
     return Comparison("small-filters", f"One {size}x{size} conv vs {count} stacked 3x3 convs", (one, stack))
 
 

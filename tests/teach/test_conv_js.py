@@ -27,7 +27,8 @@ def random_conv_cases(count: int, seed: int = 0) -> list[dict]:
 
 def test_conv2d_matches_torch_on_random_volumes(run_js):
     cases = random_conv_cases(120)
-    results = run_js(CONV_JS, [("conv2d", [c["x"].tolist(), c["w"].tolist(), None if c["b"] is None else c["b"].tolist(),
+    results = run_js(CONV_JS, [("conv2d", [c["x"].tolist(), c["w"].tolist(),
+                                           None if c["b"] is None else c["b"].tolist(),
                                            {"stride": c["stride"], "pad": c["pad"]}]) for c in cases])
     for case, got in zip(cases, results):
         bias = None if case["b"] is None else torch.from_numpy(case["b"])
