@@ -245,6 +245,7 @@ class Hyperparams(Request):
     optimizer: Literal["sgd", "adamw", "adadelta"] | None = None
     epochs: float | None = Field(None, description="length of the run, in passes over the data")
     schedule: Literal["constant", "onecycle", "cosine", "linear"] | None = None
+    eval_every: float | None = Field(None, description="epochs between test-set evaluations")
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -284,7 +284,8 @@ class Session:
             if self.status == "finished" and not self.trainer.finished:
                 self.status, self.message = "training", None
         self.publish()
-        return True, ", ".join(f"{k} {v}" for k, v in changes.items()), []
+        # fit applies them again (a no-op) so that it also reschedules its next evaluation
+        return True, ", ".join(f"{k} {v}" for k, v in changes.items()), [FitCommand("update", changes)]
 
     def do_probe(self, index: int) -> tuple[bool, str, list[FitCommand]]:
         if self.dataset is None or not 0 <= index < len(self.dataset.test_labels):
