@@ -120,6 +120,13 @@ def probe(model: nn.Module, image: torch.Tensor, pixels: np.ndarray, label: int,
           source: ProbeSource, budget: int = MAX_PROBE_BYTES - HEADER_ROOM) -> bytes:
     """One probe frame for `image` (1, C, H, W, normalised) whose raw pixels are (H, W, 3) uint8."""
     activations, grads = capture(model, image, label)
+    return pack(model, activations, grads, pixels, step, source, budget)
+
+
+def pack(model: nn.Module, activations: list[torch.Tensor], grads: list[torch.Tensor | None],
+         pixels: np.ndarray, step: int, source: ProbeSource,
+         budget: int = MAX_PROBE_BYTES - HEADER_ROOM) -> bytes:
+    """The frame of one image's layer outputs (1, ...) and their gradients (None where there are none)."""
     convs = {i: layer for i, layer in enumerate(model.layers) if isinstance(layer, nn.Conv2d)}
     first_conv = min(convs, default=None)
     cap = tile_cap(activations, grads, convs, budget)
