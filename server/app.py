@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .hub import Hub
+from .inference.live import LiveClassifier
 from .mirror import RunMirror
 from .models import PRESETS, load_spec
 from .protocol import PresetInfo, RunState
-from .routes import checkpoint, cost, errors, health, images, learn, models, pages, run, ws
+from .routes import checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run, ws
 from .settings import Settings
 from .summary import preset_summary
 from .train import TrainConfig
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = Worker(options, on_event=hub.publish, on_crash=hub.worker_lost)
         hub.on_viewers = worker.set_viewers
         app.state.mirror, app.state.hub, app.state.worker = mirror, hub, worker
+        app.state.classifier = LiveClassifier(mirror)
         await worker.start()
         try:
             yield
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "in docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (health, run, models, images, checkpoint, ws, pages, cost, learn):
+    for module in (health, run, models, images, checkpoint, ws, pages, cost, learn, classify, evaluation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     return app

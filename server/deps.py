@@ -8,6 +8,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from .hub import Hub
+from .inference.live import LiveClassifier
 from .mirror import RunMirror
 from .settings import Settings
 from .worker import Worker
@@ -29,7 +30,12 @@ def get_hub(conn: HTTPConnection) -> Hub:
     return conn.app.state.hub
 
 
+def get_classifier(conn: HTTPConnection) -> LiveClassifier:
+    return conn.app.state.classifier
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WorkerDep = Annotated[Worker, Depends(get_worker)]
 MirrorDep = Annotated[RunMirror, Depends(get_mirror)]
 HubDep = Annotated[Hub, Depends(get_hub)]
+ClassifierDep = Annotated[LiveClassifier, Depends(get_classifier)]

@@ -2,7 +2,8 @@
 
 The worker is the source of truth; the mirror only applies its messages in order: the latest
 state, the layer table, the metric history (downsampled, so a long run stays small), the test
-images and the newest probe frame.
+images and the newest probe frame; for classifying uploads also the training images, the live
+weights, the training images' feature index and the last evaluation's verdict on each test image.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from .protocol import (Eval, EvalPoint, Hello, History, LayerRow, MetricPoint, Metrics, ModelChanged,
                        PresetInfo, RunState, State)
 from .worker import TestSet
+from .worker.messages import TestPredictions, TrainFeatures, TrainSet, Weights
 
 HISTORY_POINTS = 2000  # training points kept (and sent in hello), at most
 
@@ -44,6 +46,11 @@ class RunMirror:
         self.test: list[EvalPoint] = []
         self.test_set: TestSet | None = None
         self.frame: bytes | None = None  # the newest probe frame
+        self.train_set: TrainSet | None = None
+        self.weights: Weights | None = None  # the live weights, about a second old at most
+        self.features: TrainFeatures | None = None  # the feature index of the current model
+        self.test_predictions: TestPredictions | None = None  # from the last evaluation
+        self.last_confusion: list[list[int]] | None = None  # of the last evaluation
 
     @property
     def classes(self) -> list[str]:
@@ -60,15 +67,28 @@ class RunMirror:
                 "step": last.step, "epoch": last.epoch, "seconds": last.seconds,
                 "images_seen": self.run.images_seen + sum(p.batch_size for p in message.points)})
         elif isinstance(message, Eval):
-            self.test.append(EvalPoint(**message.model_dump(include=set(EvalPoint.model_fields))))
+            self.test.append(EvalPoint(**message.model_dump(include=set(EvalPoint.model_fields) - {"confusion"})))
+            self.last_confusion = message.confusion
         elif isinstance(message, ModelChanged):
             self.layers, self.train, self.test, self.frame = message.layers, Downsampled(), [], None
             self.spec = message.spec
+            self.features = self.test_predictions = self.last_confusion = None
         elif isinstance(message, TestSet):
             self.test_set = message
         elif isinstance(message, bytes):
             self.frame = message
+        elif isinstance(message, Weights):
+            self.weights = message
+        elif isinstance(message, TrainFeatures):
+            self.features = message
+        elif isinstance(message, TrainSet):
+            self.train_set = message
+        elif isinstance(message, TestPredictions):
+            self.test_predictions = message
 
     def hello(self) -> Hello:
-        return Hello(run=self.run, layers=self.layers, history=History(train=self.train.points, test=self.test),
+        test = self.test
+        if test and self.last_confusion is not None:  # the newest point carries its matrix
+            test = [*test[:-1], test[-1].model_copy(update={"confusion": self.last_confusion})]
+        return Hello(run=self.run, layers=self.layers, history=History(train=self.train.points, test=test),
                      classes=self.classes, presets=self.presets, probe=self.run.probe)

@@ -101,6 +101,7 @@ class EvalPoint(Wire):
     accuracy: float
     per_class: list[float]
     seconds: float
+    confusion: list[list[int]] | None = None  # in hello: on the newest point only
 
 
 class PresetInfo(Wire):
@@ -331,6 +332,68 @@ class CostComparison(Wire):
     lab: str
     title: str
     sides: list[CostSide]
+
+
+class UploadCrop(Wire):
+    """Where the square the network saw lies in the uploaded picture (upright, in its own pixels)."""
+    width: int
+    height: int
+    left: int
+    top: int
+    size: int  # side of the centre square that was scaled to 32x32
+
+
+class UploadInfo(Wire):
+    format: str  # JPEG, PNG, WEBP, GIF or BMP
+    mode: str  # as stored: RGB, RGBA, P, L, I;16, CMYK, ...
+    crop: UploadCrop
+    notes: list[str]  # what was done to it: "turned upright as its EXIF orientation says", ...
+
+
+class SaliencyMap(Wire):
+    """A map over the 32x32 input: base64 of height x width uint8, 0 = no evidence, 255 = the most."""
+    height: int
+    width: int
+    data: str
+    layer: int | None = None  # Grad-CAM: the top-level layer whose maps it weighs
+
+
+class Neighbour(Wire):
+    index: int  # in the training set: GET /api/images/train/{index}.png
+    label: str  # its class
+    similarity: float  # cosine similarity of the features, -1..1
+
+
+class Neighbours(Wire):
+    step: int | None  # the training step of the weights the index was built with
+    age: float | None  # seconds since those weights were taken
+    items: list[Neighbour]  # most similar first
+    note: str | None = None  # why there are none yet
+
+
+class ClassifyResult(Wire):
+    model: str
+    step: int  # the training step of the weights that classified it
+    age: float  # seconds since those weights left the training process
+    top: list[Guess]  # the most likely classes, most likely first
+    probabilities: list[float]  # every class, in class order; they sum to 1
+    explained: str  # the class the saliency maps explain (the most likely one)
+    input: str  # the 32x32 image the network saw, as a PNG data URL
+    gradcam: SaliencyMap | None  # Grad-CAM on the last conv layer; null without conv layers
+    gradient: SaliencyMap  # |d score / d pixel|, largest over the colour channels
+    frame: str | None  # base64 of a probe frame (source "upload"): every layer's maps; null if not asked
+    neighbours: Neighbours
+    image: UploadInfo
+    seconds: float  # server time: decoding, classifying, explaining, retrieving, encoding
+
+
+class ConfusionCell(Wire):
+    """The test images of one cell of the last evaluation's confusion matrix."""
+    step: int  # of the evaluation
+    true: str
+    predicted: str
+    count: int  # all of them
+    indices: list[int]  # the first `limit`, in test-set order (GET /api/images/test/{index}.png)
 
 
 class Problem(Wire):

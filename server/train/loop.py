@@ -179,10 +179,13 @@ class Trainer:
         n = len(self.classes)
         confusion = torch.zeros(n, n, dtype=torch.long, device=self.device)
         total_loss = 0.0
+        predicted = []
         for x, y in eval_batches(self.test_images, self.test_labels):
             probs = self.predict(x)
             total_loss += F.nll_loss(probs.clamp_min(1e-12).log(), y, reduction="sum").item()
-            confusion += torch.bincount(y * n + probs.argmax(1), minlength=n * n).view(n, n)
+            predicted.append(probs.argmax(1))
+            confusion += torch.bincount(y * n + predicted[-1], minlength=n * n).view(n, n)
+        self.test_predictions = torch.cat(predicted).to(torch.int16).cpu().numpy()  # (M,) class given
         confusion_list = confusion.tolist()
         counts = [max(sum(row), 1) for row in confusion_list]
         metrics = EvalMetrics(

@@ -1,8 +1,11 @@
 """What travels between the server and its worker process besides protocol messages.
 
-Commands go in with an id; each is answered by one Reply with the same id. TestSet goes out
-once, after the data is loaded, so the server can serve the test images without loading the
-data itself. Everything here is pickled by multiprocessing queues.
+Commands go in with an id; each is answered by one Reply with the same id. TestSet and TrainSet
+go out once, after the data is loaded, so the server can serve the images without loading the
+data itself. For classifying uploads the server also gets the live weights (Weights, about once
+a second), the training images' features (TrainFeatures, rebuilt in the background) and what
+each test image was classified as at the last evaluation (TestPredictions). Everything here is
+pickled by multiprocessing queues.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from ..protocol import RunState
 
 CommandKind = Literal["pause", "resume", "step", "reset", "hyperparams", "model", "probe",
-                      "checkpoint", "viewers", "stop"]
+                      "checkpoint", "viewers", "classifying", "stop"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,34 @@ class TestSet:
     images: np.ndarray  # (M, 32, 32, 3) uint8
     labels: np.ndarray  # (M,) int64
     classes: list[str]
+
+
+@dataclass(frozen=True)
+class TrainSet:
+    images: np.ndarray  # (N, 32, 32, 3) uint8
+    labels: np.ndarray  # (N,) int64
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The live network: enough to build it in the server and classify with it."""
+    name: str
+    spec: list[dict]
+    classes: list[str]
+    step: int
+    state: dict[str, torch.Tensor]  # state_dict, CPU copies
+    time: float  # unix time they were taken
+
+
+@dataclass(frozen=True)
+class TrainFeatures:
+    """The training images' features (server/inference/retrieval.py) and the weights they came from."""
+    weights: Weights
+    features: np.ndarray  # (N, D) float16, unit rows, in training-set order
+    seconds: float  # wall-clock time the build took, from the weights' time
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    step: int  # of the evaluation
+    predicted: np.ndarray  # (M,) int16: the class each test image was given

@@ -25,7 +25,8 @@ from ..summary import summarize
 from ..train import Command as FitCommand
 from ..train import DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer, save_checkpoint
 from ..train import resolve_device
-from .messages import Command, Reply, TestSet
+from .feed import ClassifierFeed
+from .messages import Command, Reply, TestPredictions, TestSet, TrainSet
 from .outbox import Outbox
 from .predictions import predictions, sample
 from .probes import probe
@@ -74,6 +75,7 @@ class Session:
         self.next_probe = self.next_predictions = self.next_parent_check = 0.0
         self.fit_first: list[FitCommand] = []  # a new fit starts unpaused: re-pause it
         self.stopping = False
+        self.feed = ClassifierFeed(outbox)  # weights and feature index for the server's classifier
 
     # -- the main loop ----------------------------------------------------------------------
     def run(self) -> None:
@@ -96,6 +98,7 @@ class Session:
         self.dataset, self.progress = dataset, None
         self.sample = sample(dataset.test_labels)
         self.outbox.send(TestSet(dataset.test_images, dataset.test_labels, list(dataset.classes)))
+        self.outbox.send(TrainSet(dataset.train_images, dataset.train_labels))
         problem = self.start(self.name, self.spec, self.config)
         if problem:
             self.fail(problem)
@@ -107,6 +110,7 @@ class Session:
         except (SpecError, ValueError, DeviceError, RuntimeError) as e:
             return f"cannot build {name}: {e}"
         self.trainer, self.name, self.spec, self.config = trainer, name, trainer.spec, config
+        self.feed.restart()
         self.status, self.message, self.images_per_second = "training", None, 0.0
         self.version += 1
         self.next_probe = self.next_predictions = 0.0
@@ -163,6 +167,9 @@ class Session:
             self.next_parent_check = now + PARENT_CHECK
             parent = multiprocessing.parent_process()
             self.stopping |= parent is not None and not parent.is_alive()
+        if self.trainer is not None:
+            self.feed.tick(self.trainer, self.name, now, watched=self.viewers > 0,
+                           training=self.status == "training")
         if self.trainer is not None and self.viewers > 0:
             if now >= self.next_probe and self.probed != self.version:
                 self.probed = self.version
@@ -182,6 +189,8 @@ class Session:
 
     def on_eval(self, trainer: Trainer, m: EvalMetrics) -> None:
         self.outbox.send(Eval(**vars(m)))
+        if getattr(trainer, "test_predictions", None) is not None:
+            self.outbox.send(TestPredictions(m.step, trainer.test_predictions))
         self.publish()
 
     def on_progress(self, stage: str, done: int, total: int) -> None:
@@ -307,6 +316,10 @@ class Session:
             self.version += 1
         self.viewers = count
         return True, f"{count} watching", []
+
+    def do_classifying(self) -> tuple[bool, str, list[FitCommand]]:
+        self.feed.want(time.monotonic())  # keep the feature index up for a while
+        return True, "noted", []
 
     def do_stop(self) -> tuple[bool, str, list[FitCommand]]:
         self.stopping = True

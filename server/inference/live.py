@@ -1,0 +1,186 @@
+"""Classification in the live server, with the weights the worker mirrors to it.
+
+    classifier = LiveClassifier(mirror)
+    result = await classifier.classify(data)     # a ClassifyResult; raises ImageError or NotReady
+
+The worker sends its weights about once a second and, in the background, a feature index of the
+training images (server/worker/feed.py); the mirror keeps the newest of each. A request builds
+(or refreshes) its copy of the network from them and runs in a thread, so it never waits for a
+training step and never touches the training process: no batchnorm statistics, no optimiser, no
+gradients of the run's weights. One classification runs at a time, on one CPU thread (the cores
+are the trainer's; torch threads fighting it make a request hundreds of times slower), and at
+most MAX_WAITING wait for their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..models import build_model
+from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap,
+                        UploadCrop, UploadInfo)
+from ..worker.messages import TrainFeatures, Weights
+from ..worker.probes import pack
+from .explain import classify, to_input
+from .image import decode_image
+from .retrieval import FeatureIndex, embed
+
+WEIGHTS_WAIT = 5.0  # seconds a request waits for the current model's weights to arrive
+MAX_WAITING = 4  # requests queued or running at once; more are answered 429
+INTEREST_EVERY = 30.0  # seconds between reminders to the worker that someone classifies
+
+
+class NotReady(Exception):
+    """The server cannot classify now (data loading, no weights yet, too busy); says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the duration (the setting is process-wide: put back afterwards)."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
+def as_model(weights: Weights, model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """The network of `weights` on the CPU in eval mode; reuses `model` when it has the same spec."""
+    if model is None or model.spec != weights.spec or model.num_classes != len(weights.classes):
+        model = build_model(weights.spec, num_classes=len(weights.classes))
+    model.load_state_dict(weights.state)
+    return model.eval().requires_grad_(False)
+
+
+def saliency(values: torch.Tensor, layer: int | None = None) -> SaliencyMap:
+    """A (H, W) map in [0, 1] as base64 uint8."""
+    data = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return SaliencyMap(height=data.shape[0], width=data.shape[1], layer=layer,
+                       data=base64.b64encode(data.tobytes()).decode())
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+class LiveClassifier:
+    def __init__(self, mirror: object) -> None:
+        self.mirror = mirror  # a RunMirror
+        self.lock = threading.Lock()
+        self.waiting = 0
+        self.model: tuple[Weights, torch.nn.Module] | None = None
+        self.index: tuple[TrainFeatures, FeatureIndex] | None = None
+        self.reminded = -INTEREST_EVERY
+
+    def remind(self) -> bool:
+        """True at most every INTEREST_EVERY seconds: time to tell the worker someone classifies."""
+        now = time.monotonic()
+        if now - self.reminded < INTEREST_EVERY:
+            return False
+        self.reminded = now
+        return True
+
+    async def classify(self, data: bytes, top: int = 5, neighbours: int = 8,
+                       frame: bool = True) -> ClassifyResult:
+        if self.waiting >= MAX_WAITING:
+            raise NotReady(429, f"{self.waiting} classifications are already waiting; try again in a moment")
+        self.waiting += 1
+        try:
+            weights = await self.current_weights()
+            return await asyncio.to_thread(self.run, data, weights, top, neighbours, frame)
+        finally:
+            self.waiting -= 1
+
+    async def current_weights(self) -> Weights:
+        """The live weights of the current model; waits a moment for them after a model change."""
+        deadline = time.monotonic() + WEIGHTS_WAIT
+        while True:
+            run, weights = self.mirror.run, self.mirror.weights
+            if run.status == "loading":
+                raise NotReady(409, "the worker is still loading the data; try again when it is ready")
+            if weights is not None and weights.spec == self.mirror.spec:
+                return weights
+            if time.monotonic() > deadline:
+                why = f": {run.message}" if run.status == "error" and run.message else ""
+                raise NotReady(503, f"the live model's weights have not reached the server yet{why}; "
+                                    "try again in a moment")
+            await asyncio.sleep(0.05)
+
+    def run(self, data: bytes, weights: Weights, top: int = 5, neighbours: int = 8,
+            frame: bool = True) -> ClassifyResult:
+        """Decode, classify, explain and retrieve, in this thread (one request at a time)."""
+        with self.lock, one_thread():
+            start = time.perf_counter()
+            decoded = decode_image(data)
+            model = self.model_for(weights)
+            result = classify(model, decoded.pixels)
+            probe = None
+            if frame:
+                probe = pack(model, result.activations, result.activation_grads, decoded.pixels,
+                             weights.step, ProbeSource(source="upload", index=0))
+            near = self.neighbours(decoded.pixels, weights, neighbours)
+        classes = weights.classes
+        p = result.probabilities
+        best = p.topk(min(top, len(classes)))
+        crop = decoded.crop
+        return ClassifyResult(
+            model=weights.name, step=weights.step, age=round(max(0.0, time.time() - weights.time), 3),
+            top=[Guess(class_=classes[c], p=q) for q, c in zip(best.values.tolist(), best.indices.tolist())],
+            probabilities=p.tolist(), explained=classes[result.target],
+            input=png_data_url(decoded.pixels),
+            gradcam=saliency(result.gradcam, result.gradcam_layer) if result.gradcam is not None else None,
+            gradient=saliency(result.gradient),
+            frame=base64.b64encode(probe).decode() if probe is not None else None,
+            neighbours=near,
+            image=UploadInfo(format=decoded.format, mode=decoded.mode, notes=decoded.notes,
+                             crop=UploadCrop(width=crop.width, height=crop.height, left=crop.left,
+                                             top=crop.top, size=crop.size)),
+            seconds=round(time.perf_counter() - start, 4))
+
+    def model_for(self, weights: Weights) -> torch.nn.Module:
+        if self.model is None or self.model[0] is not weights:
+            self.model = (weights, as_model(weights, self.model[1] if self.model else None))
+        return self.model[1]
+
+    def index_for(self, features: TrainFeatures) -> FeatureIndex:
+        if self.index is None or self.index[0] is not features:
+            model = as_model(features.weights)
+            rows = torch.from_numpy(features.features).float()
+            self.index = (features, FeatureIndex(rows, model, features.weights.step))
+        return self.index[1]
+
+    def neighbours(self, pixels: np.ndarray, weights: Weights, k: int) -> Neighbours:
+        features, train_set = self.mirror.features, self.mirror.train_set
+        if k <= 0:
+            return Neighbours(step=None, age=None, items=[], note="not asked for")
+        if features is None or train_set is None or features.weights.spec != weights.spec \
+                or len(features.features) != len(train_set.labels):
+            self.index = None  # let an old index go
+            return Neighbours(step=None, age=None, items=[],
+                              note="the feature index of the training images is still being built; "
+                                   "it takes a while on a CPU: try again in a minute")
+        index = self.index_for(features)
+        query = embed(index.model, to_input(pixels))
+        classes = weights.classes
+        items = [Neighbour(index=i, label=classes[int(train_set.labels[i])], similarity=round(s, 4))
+                 for i, s in index.search(query, k)]
+        return Neighbours(step=index.step, age=round(time.time() - features.weights.time, 1), items=items)

@@ -1,0 +1,91 @@
+"""/api/classify: upload an image, get the live model's verdict, why, and the nearest training images.
+
+The work is in server/inference (decode_image, classify, FeatureIndex) and runs in the server
+process on the weights the worker mirrors to it (server/inference/live.py), so training goes on
+undisturbed. This module only reads the upload, within its size limit, and maps errors to 4xx.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
+
+from ..deps import ClassifierDep, WorkerDep
+from ..inference import MAX_BYTES, ImageError
+from ..inference.live import NotReady
+from ..protocol import ClassifyResult, Problem
+from .errors import ApiError
+
+router = APIRouter(prefix="/api", tags=["classify"])
+NO_FILE = "no file in the form: send the image as a multipart/form-data file field named 'file'"
+FORM_OVERHEAD = 64 * 1024  # bytes of multipart framing allowed on top of the file itself
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "JPEG, PNG, WebP, GIF or BMP, at most 10 MB"}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+async def read_upload(request: Request, limit: int = MAX_BYTES) -> bytes:
+    """The uploaded file's bytes: the first file of a multipart form, or a raw image body.
+
+    Refuses (413) as soon as more than the limit has arrived: a large upload is never kept whole."""
+    too_big = ApiError(413, f"the upload is larger than the limit of {limit / 2**20:.0f} MB")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise too_big
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit + FORM_OVERHEAD:
+                raise too_big
+    except ClientDisconnect:
+        raise ApiError(400, "the upload was cut off") from None
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/x-www-form-urlencoded"):
+        raise ApiError(422, NO_FILE)
+    if not kind.startswith("multipart/form-data"):
+        if len(body) > limit:
+            raise too_big
+        return bytes(body)
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    try:
+        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            raise ApiError(422, NO_FILE)
+        data = await upload.read(limit + 1)
+    finally:
+        await form.close()
+    if len(data) > limit:
+        raise too_big
+    return data
+
+
+@router.post("/classify", response_model=ClassifyResult, openapi_extra=UPLOAD_BODY,
+             responses={code: {"model": Problem} for code in (400, 409, 413, 415, 422, 429, 503)})
+async def classify_upload(
+        request: Request, response: Response, classifier: ClassifierDep, worker: WorkerDep,
+        top: Annotated[int, Query(ge=1, le=1000, description="how many classes to list")] = 5,
+        neighbours: Annotated[int, Query(ge=0, le=100, description="nearest training images; 0: none")] = 8,
+        frame: Annotated[bool, Query(description="include every layer's maps as a probe frame")] = True,
+) -> ClassifyResult:
+    """Classify an uploaded image with the live model (weights at most about a second old)."""
+    start = time.perf_counter()
+    data = await read_upload(request)
+    if worker.alive and classifier.remind():
+        worker.send("classifying")  # keeps the training images' feature index fresh for a while
+    try:
+        result = await classifier.classify(data, top=top, neighbours=neighbours, frame=frame)
+    except (ImageError, NotReady) as e:
+        raise ApiError(e.status, str(e)) from None
+    response.headers["Server-Timing"] = f"classify;dur={(time.perf_counter() - start) * 1e3:.1f}"
+    return result

@@ -1,0 +1,181 @@
+"""POST /api/classify on a real server: right answers, every bad input a clear 4xx, training undisturbed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb
+
+from server.inference import MAX_BYTES
+from server.inference.explain import to_input
+from server.protocol import decode_probe
+from server.train import load_checkpoint
+
+from conftest import TIMEOUT
+
+
+def classify(live, data: bytes, name: str = "upload.png", **params):
+    return live.http.post("/api/classify", files={"file": (name, data)}, params=params)
+
+
+def paused(live):
+    """Pause the run and wait until the server's copy of the weights is the paused step's."""
+    live.http.post("/api/run/pause")
+    step = live.wait_for(lambda run: run["status"] == "paused")["step"]
+    deadline = time.monotonic() + TIMEOUT
+    while (answer := classify(live, encode(picture(), "PNG")).json())["step"] != step:
+        assert time.monotonic() < deadline, "the server's weights never caught up with the paused run"
+        time.sleep(0.2)
+    return step
+
+
+def test_an_upload_gets_probabilities_maps_and_the_crop(live):
+    response = classify(live, encode(picture(64, 48), "PNG"), top=3)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == "convnetjs" and 0 <= body["age"] < 10
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-5
+    assert [g["p"] for g in body["top"]] == sorted(body["probabilities"], reverse=True)[:3]
+    assert body["explained"] == body["top"][0]["class"]
+    for name in ("gradcam", "gradient"):
+        pixels = base64.b64decode(body[name]["data"])
+        assert (body[name]["height"], body[name]["width"], len(pixels)) == (32, 32, 1024)
+    crop = Image.open(io.BytesIO(base64.b64decode(body["input"].removeprefix("data:image/png;base64,"))))
+    assert crop.size == (32, 32)
+    assert body["image"]["crop"] == {"width": 64, "height": 48, "left": 8, "top": 0, "size": 48}
+    header, _ = decode_probe(base64.b64decode(body["frame"]))
+    assert header.image.source == "upload" and header.step == body["step"]
+    assert {b.layer for b in header.blobs if b.kind == "activation"} == {row["index"] for row in live.run()["layers"]}
+    assert "classify;dur=" in response.headers["server-timing"]
+
+
+def test_the_same_file_gives_the_same_answer(live):
+    paused(live)
+    data = encode(picture(300, 200), "JPEG")
+    first, second = classify(live, data).json(), classify(live, data).json()
+    for key in ("step", "probabilities", "gradcam", "gradient", "input", "frame"):
+        assert first[key] == second[key], key
+    live.http.post("/api/run/resume")
+
+
+def test_a_test_image_the_model_gets_right_comes_back_first(live, image_folder: Path, tmp_path):
+    step = paused(live)
+    checkpoint = tmp_path / "run.pt"
+    checkpoint.write_bytes(live.http.get("/api/checkpoint").content)
+    model = load_checkpoint(checkpoint).build_model()
+    right = None
+    for path in sorted(image_folder.glob("test/*/*.png")):
+        with torch.no_grad():
+            guess = model(to_input(np.asarray(Image.open(path).convert("RGB")))).argmax().item()
+        if f"class{guess}" == path.parent.name:
+            right = path
+            break
+    assert right is not None, "the model gets no test image right"
+    body = classify(live, right.read_bytes()).json()
+    assert body["step"] == step
+    assert body["top"][0]["class"] == right.parent.name
+    live.http.post("/api/run/resume")
+
+
+def cut_jpeg() -> bytes:
+    data = encode(picture(200, 200), "JPEG")
+    return data[:len(data) // 2]
+
+
+def cmyk_jpeg() -> bytes:
+    return encode(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), "JPEG")
+
+
+def png16() -> bytes:
+    return encode(Image.fromarray(np.tile(np.linspace(0, 65535, 64), (64, 1)).astype(np.uint16)), "PNG")
+
+
+@pytest.mark.parametrize(("name", "data", "status", "words"), [
+    ("empty.png", b"", 422, "empty"),
+    ("notes.png", b"a text file that claims to be a PNG\n" * 4, 415, "not a JPEG, PNG"),
+    ("cut.jpg", cut_jpeg(), 422, "damaged or cut short"),
+    ("drawing.svg", SVG, 415, "SVG"),
+    ("bomb.png", bomb(), 422, "decompression bomb"),
+    ("dot.png", encode(Image.new("RGB", (1, 1), (200, 10, 10)), "PNG"), 200, None),
+    ("strip.png", encode(Image.new("RGB", (10000, 10), (10, 200, 10)), "PNG"), 200, None),
+    ("animated.gif", animated_gif(), 200, None),
+    ("cmyk.jpg", cmyk_jpeg(), 200, None),
+    ("deep.png", png16(), 200, None),
+    ("deep-rgb.png", png16_rgb(np.full((32, 32, 3), 40000, np.uint16)), 200, None),
+])
+def test_every_upload_gets_an_answer_or_a_clear_4xx(live, name, data, status, words):
+    response = classify(live, data, name=name)
+    assert response.status_code == status, response.text
+    if words:
+        assert words in response.json()["detail"]
+    else:
+        assert abs(sum(response.json()["probabilities"]) - 1) < 1e-5
+
+
+def test_an_upload_over_the_limit_is_refused_with_413(live):
+    too_big = b"\xff\xd8" + b"\0" * MAX_BYTES
+    response = classify(live, too_big, name="huge.jpg")
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: refused while it streams in
+        for _ in range(12):
+            yield b"\0" * 2**20
+
+    response = live.http.post("/api/classify", content=chunks(), headers={"Content-Type": "image/png"})
+    assert response.status_code == 413
+
+
+def test_a_form_without_a_file_is_refused(live):
+    for form in ({"data": {"file": "not a file"}}, {"files": {"file": (None, "not a file")}}):
+        response = live.http.post("/api/classify", **form)
+        assert response.status_code == 422 and "no file" in response.json()["detail"], response.text
+
+
+def test_a_raw_image_body_works_too(live):
+    response = live.http.post("/api/classify", content=encode(picture(), "PNG"),
+                              headers={"Content-Type": "image/png"})
+    assert response.status_code == 200
+
+
+def test_training_goes_on_while_classifying(live):
+    before = live.run()["step"]
+    for _ in range(5):
+        assert classify(live, bomb()).status_code == 422
+        assert classify(live, encode(picture(), "WEBP")).status_code == 200
+    live.wait_for(lambda run: run["step"] > before + 5 and run["status"] == "training")
+    assert live.http.get("/api/health").json()["worker"] == "alive"
+
+
+def test_nearest_training_images_include_the_image_itself(live):
+    train = live.http.get("/api/images/train/17.png")
+    assert train.status_code == 200 and train.headers["content-type"] == "image/png"
+    assert live.http.get("/api/images/train/99999.png").status_code == 404
+    deadline = time.monotonic() + TIMEOUT
+    while not (body := classify(live, train.content, neighbours=5).json())["neighbours"]["items"]:
+        assert body["neighbours"]["note"], body["neighbours"]
+        assert time.monotonic() < deadline, "the feature index never arrived"
+        time.sleep(0.5)
+    items = body["neighbours"]["items"]
+    assert len(items) == 5 and items[0]["index"] == 17 and items[0]["similarity"] > 0.999
+    assert [i["similarity"] for i in items] == sorted((i["similarity"] for i in items), reverse=True)
+    assert body["neighbours"]["step"] <= live.run()["step"] and body["neighbours"]["age"] >= 0
+
+
+def test_a_confusion_cell_lists_its_test_images(live):
+    live.wait_for(lambda run: run["epoch"] >= 1.2)  # an evaluation has happened
+    live.http.post("/api/run/pause")
+    live.wait_for(lambda run: run["status"] == "paused")
+    time.sleep(0.5)  # the evaluation's verdicts reach the server
+    cells = [[live.http.get(f"/api/evaluation/confusion/{t}/{p}").json() for p in range(10)] for t in range(10)]
+    assert sum(cell["count"] for row in cells for cell in row) == 100  # every test image once
+    cell = max((c for row in cells for c in row), key=lambda c: c["count"])
+    assert len(cell["indices"]) == cell["count"] and cell["true"].startswith("class")
+    assert live.http.get("/api/evaluation/confusion/10/0").status_code == 404
+    live.http.post("/api/run/resume")
