@@ -1,9 +1,10 @@
-"""The `convscope` command: serve | train | models | summary.
+"""The `convscope` command: serve | train | models | summary | classify.
 
     convscope serve --data ~/cifar     # the live page at http://127.0.0.1:8000/
     convscope train --model convnetjs --epochs 10 --data ~/cifar --json
     convscope models
     convscope summary vgg-mini          # or a SPEC.json file
+    convscope classify --checkpoint run.pt cat.jpg dog.png [--json]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -99,6 +101,43 @@ def command_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_classify(args: argparse.Namespace) -> int:
+    """The top classes of each image under a checkpoint's network; exit code 1 if any image failed."""
+    import torch
+
+    from .inference import ImageError, decode_image
+    from .inference.explain import to_input
+    from .train import load_checkpoint
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    model, classes = checkpoint.build_model(), checkpoint.classes
+    print(f"{args.checkpoint}: step {checkpoint.step}, {len(classes)} classes", file=sys.stderr)
+    failed = 0
+    for path in args.images:
+        try:
+            decoded = decode_image(Path(path).read_bytes())
+        except (OSError, ImageError) as e:
+            failed += 1
+            reason = e.strerror or str(e) if isinstance(e, OSError) else str(e)
+            if args.json:
+                print(json.dumps({"file": path, "error": reason}), flush=True)
+            else:
+                print(f"{path}: error: {reason}", file=sys.stderr)
+            continue
+        with torch.no_grad():
+            probabilities = model(to_input(decoded.pixels)).float().softmax(1)[0]
+        p, c = probabilities.topk(min(args.top, len(classes)))
+        top = [{"class": classes[i], "p": round(q, 6)} for q, i in zip(p.tolist(), c.tolist())]
+        if args.json:
+            print(json.dumps({"file": path, "top": top, "crop": vars(decoded.crop), "notes": decoded.notes}),
+                  flush=True)
+        else:
+            print(path)
+            for guess in top:
+                print(f"  {guess['p']:7.2%}  {guess['class']}")
+    return 1 if failed else 0
+
+
 def command_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the web stack loads only for serve
 
@@ -169,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="layer table of a preset or a SPEC.json")
     summary.add_argument("model", help="preset name or path to a SPEC.json")
     summary.set_defaults(run=command_summary)
+
+    classify = sub.add_parser("classify", help="classify images with a checkpoint's network")
+    classify.add_argument("--checkpoint", required=True, help="a checkpoint file (train --checkpoint, "
+                          "or the page's download)")
+    classify.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF or BMP files")
+    classify.add_argument("--top", type=int, default=5, help="how many classes to list (default 5)")
+    classify.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    classify.set_defaults(run=command_classify)
     return parser
 
 
