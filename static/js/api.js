@@ -40,6 +40,32 @@ export async function request(method, path, json) {
   return { ok, status: response.status, message: messageOf(body, response), body };
 }
 
+/**
+ * Classify an image file (POST /api/classify, multipart). Resolves to an ApiResult whose body is
+ * the ClassifyResult (docs/protocol.md), or carries the server's reason in `message`.
+ * @param {Blob} file
+ * @param {{top?: number, neighbours?: number}} [options]
+ * @returns {Promise<ApiResult>}
+ */
+export async function classify(file, { top = 10, neighbours = 8 } = {}) {
+  const form = new FormData();
+  form.append("file", file, /** @type {any} */ (file).name || "pasted-image");
+  let response;
+  try {
+    response = await fetch(`/api/classify?top=${top}&neighbours=${neighbours}`,
+      { method: "POST", body: form, headers: { Accept: "application/json" } });
+  } catch (err) {
+    return { ok: false, status: 0, message: "The server could not be reached.", body: null };
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  return { ok: response.ok, status: response.status, message: messageOf(body, response), body };
+}
+
 /** The most helpful text in a reply: `message`, then FastAPI's `detail` (a string or a list). */
 function messageOf(body, response) {
   if (body && typeof body.message === "string" && body.message) return body.message;
@@ -76,3 +102,9 @@ export const listModels = () => request("GET", "/api/models");
 
 /** @param {number} index */
 export const testImageUrl = (index) => `/api/images/test/${index}.png`;
+
+/** @param {number} index */
+export const trainImageUrl = (index) => `/api/images/train/${index}.png`;
+
+/** The test images of one confusion-matrix cell. @param {number} truth @param {number} predicted */
+export const confusionCell = (truth, predicted) => request("GET", `/api/evaluation/confusion/${truth}/${predicted}`);

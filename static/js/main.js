@@ -5,6 +5,7 @@
 import { connect, Store } from "./socket.js";
 import { BannerView } from "./views/banner.js";
 import { ChartsView } from "./views/charts.js";
+import { ClassifyView } from "./views/classify.js";
 import { ControlsView } from "./views/controls.js";
 import { EditorView } from "./views/editor.js";
 import { EvaluationView } from "./views/evaluation.js";
@@ -52,6 +53,13 @@ const views = [
     grads: $("show-grads"), filters: $("show-filters"), filterGrads: $("show-filter-grads"),
   }, invalidate),
   new EditorView(store, $("editor")),
+  new ClassifyView(store, {
+    drop: $("classify-drop"), file: $("classify-file"), msg: $("classify-msg"), result: $("classify-result"),
+    original: $("classify-original"), cropNote: $("classify-crop-note"), input: $("classify-input"),
+    gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"), gradient: $("classify-gradient"),
+    bars: $("classify-bars"), neighbours: $("classify-neighbours"), showLayers: $("classify-show-layers"),
+    source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"),
+  }),
 ];
 
 function render() {
@@ -69,7 +77,7 @@ function render() {
 }
 
 // first paint: every view draws its empty state
-for (const t of ["connection", "run", "layers", "presets", "probe", "metrics", "eval", "predictions", "frame", "error"]) {
+for (const t of ["connection", "run", "layers", "presets", "probe", "metrics", "eval", "predictions", "frame", "error", "upload"]) {
   dirty.add(t);
 }
 invalidate();

@@ -20,8 +20,16 @@ export const MAX_EVAL_POINTS = 500;
 
 /**
  * What a view may be told changed: connection, run, layers, presets, metrics, eval, probe,
- * frame, predictions, error.
+ * frame, predictions, error, upload.
  * @typedef {string} Topic
+ */
+
+/**
+ * An image the person classified (POST /api/classify) and its layer maps.
+ * @typedef {object} Upload
+ * @property {Record<string, any>} result   the server's ClassifyResult (docs/protocol.md)
+ * @property {ProbeFrame|null} frame        the decoded `result.frame`
+ * @property {File|Blob} file               what was uploaded, for drawing the original
  */
 
 /**
@@ -57,6 +65,10 @@ export class Store {
     this.frame = null;
     /** @type {string|null} a server `error` message or a protocol problem, shown in a banner */
     this.error = null;
+    /** @type {Upload|null} the last classified upload */
+    this.upload = null;
+    /** @type {"probe"|"upload"} what the layer view shows */
+    this.layerSource = "probe";
     /** @type {Set<(topics: Set<Topic>) => void>} */
     this.listeners = new Set();
   }
@@ -71,6 +83,25 @@ export class Store {
   emit(...topics) {
     const set = new Set(topics);
     for (const fn of this.listeners) fn(set);
+  }
+
+  /** The frame the layer view draws: the upload's while it is chosen, else the live probe's. */
+  get shownFrame() {
+    return this.layerSource === "upload" && this.upload && this.upload.frame ? this.upload.frame : this.frame;
+  }
+
+  /** A classified upload; its maps replace the probe's in the layer view. @param {Upload} upload */
+  showUpload(upload) {
+    this.upload = upload;
+    this.layerSource = upload.frame ? "upload" : "probe";
+    this.emit("upload", "frame");
+  }
+
+  /** Back to the live probe in the layer view (the upload's result stays). */
+  showProbe() {
+    if (this.layerSource === "probe") return;
+    this.layerSource = "probe";
+    this.emit("upload", "frame");
   }
 
   /** @param {Partial<Connection>} change */
@@ -99,7 +130,8 @@ export class Store {
         if (this.run) this.run = { ...this.run, model: msg.name };
         this.#clearHistory();
         this.frame = null;
-        return this.emit("layers", "metrics", "eval", "frame", "run");
+        this.layerSource = "probe"; // the upload's maps belong to the old network
+        return this.emit("layers", "metrics", "eval", "frame", "run", "upload");
       case "predictions":
         this.predictions = { step: msg.step, items: msg.items || [] };
         return this.emit("predictions");
@@ -146,7 +178,8 @@ export class Store {
     for (const point of history.test || []) this.#eval(point, false);
     this.predictions = null;
     this.frame = null;
-    this.emit("run", "layers", "presets", "probe", "metrics", "eval", "predictions", "frame", "error");
+    this.layerSource = "probe";
+    this.emit("run", "layers", "presets", "probe", "metrics", "eval", "predictions", "frame", "error", "upload");
   }
 
   /** The run state names the probe image too; true when that changed ours. */

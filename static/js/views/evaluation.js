@@ -1,6 +1,9 @@
 // The latest test-set evaluation per class: a confusion matrix (rows: true class, columns:
-// predicted class, shaded by the share of the row) and each class's accuracy.
+// predicted class, shaded by the share of the row) and each class's accuracy. Clicking a cell
+// lists its test images (GET /api/evaluation/confusion/{true}/{predicted}); clicking one of
+// those makes it the probe image.
 
+import * as api from "../api.js";
 import { h } from "../dom.js";
 import { formatPercent } from "../format.js";
 
@@ -11,7 +14,73 @@ export class EvaluationView {
   constructor(store, els) {
     this.store = store;
     this.els = els;
+    /** @type {{truth: number, predicted: number}|null} the cell whose images are listed */
+    this.selected = null;
+    this.gallery = h("div", { class: "eval-gallery", attrs: { "aria-live": "polite" } });
+    this.token = 0;
     els.root.append(h("p", { class: "empty", text: "waiting for the first evaluation on the test set…" }));
+    els.root.addEventListener("click", (event) => {
+      const target = /** @type {HTMLElement} */ (event.target);
+      const cell = /** @type {HTMLElement|null} */ (target.closest("td.cell"));
+      if (cell) this.select(Number(cell.dataset.truth), Number(cell.dataset.predicted));
+      const thumb = /** @type {HTMLElement|null} */ (target.closest("button.eval-thumb"));
+      if (thumb) this.probe(Number(thumb.dataset.index));
+      if (target.closest("button.eval-close")) this.select(null, null);
+    });
+    els.root.addEventListener("keydown", (event) => {
+      const cell = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (event.target).closest("td.cell"));
+      if (cell && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        this.select(Number(cell.dataset.truth), Number(cell.dataset.predicted));
+      }
+    });
+  }
+
+  /** List the test images of a cell (null, null: close the list). */
+  async select(truth, predicted) {
+    const token = ++this.token;
+    this.selected = truth === null ? null : { truth, predicted };
+    this.#markSelected();
+    if (!this.selected) {
+      this.gallery.replaceChildren();
+      return;
+    }
+    const answer = await api.confusionCell(truth, predicted);
+    if (token !== this.token) return;
+    if (!answer.ok) {
+      this.gallery.replaceChildren(h("p", { class: "form-msg", dataset: { state: "error" }, text: answer.message }));
+      return;
+    }
+    const cell = answer.body;
+    const what = truth === predicted ? `${cell.true} recognised` : `${cell.true} taken for ${cell.predicted}`;
+    const shown = cell.indices.length < cell.count ? ` (the first ${cell.indices.length})` : "";
+    this.gallery.replaceChildren(
+      h("div", { class: "eval-gallery-head" },
+        h("span", { text: `${what}: ${cell.count} test image${cell.count === 1 ? "" : "s"}${shown}, ` +
+          `at the evaluation of step ${cell.step}. Click one to probe it.` }),
+        h("button", { class: "eval-close", text: "Close", attrs: { type: "button" } })),
+      h("div", { class: "eval-thumbs" }, ...cell.indices.map((index) =>
+        h("button", { class: "eval-thumb", dataset: { index: String(index) },
+          attrs: { type: "button", title: `test image ${index}: use it as the probe image` } },
+          h("img", { class: "pixelated", attrs: { src: api.testImageUrl(index), alt: `test image ${index}`,
+            width: "48", height: "48", loading: "lazy" } })))));
+  }
+
+  async probe(index) {
+    this.store.showProbe();
+    const answer = await api.setProbe(index);
+    if (!answer.ok) {
+      this.gallery.prepend(h("p", { class: "form-msg", dataset: { state: "error" }, text: answer.message }));
+    }
+  }
+
+  #markSelected() {
+    for (const td of this.els.root.querySelectorAll("td.cell")) {
+      const el = /** @type {HTMLElement} */ (td);
+      const on = !!this.selected && Number(el.dataset.truth) === this.selected.truth
+        && Number(el.dataset.predicted) === this.selected.predicted;
+      el.setAttribute("aria-pressed", String(on));
+    }
   }
 
   /** @param {Set<string>} topics */
@@ -20,6 +89,8 @@ export class EvaluationView {
     const ev = this.store.lastEval;
     const classes = this.store.classes;
     if (!ev) {
+      this.selected = null;
+      this.gallery.replaceChildren();
       this.els.root.replaceChildren(h("p", { class: "empty", text: "waiting for the first evaluation on the test set…" }));
       this.els.step.textContent = "";
       return;
@@ -37,7 +108,9 @@ export class EvaluationView {
       const cells = row.map((count, j) => {
         const share = total ? count / total : 0;
         const td = h("td", { class: i === j ? "cell diag" : "cell",
-          title: `${name(i)} seen as ${name(j)}: ${count} (${formatPercent(share)})`, text: count ? String(count) : "" });
+          title: `${name(i)} seen as ${name(j)}: ${count} (${formatPercent(share)}); click to see them`,
+          text: count ? String(count) : "",
+          dataset: { truth: String(i), predicted: String(j) }, attrs: { tabindex: "0", role: "button" } });
         td.style.setProperty("--share", share.toFixed(3));
         return td;
       });
@@ -47,7 +120,10 @@ export class EvaluationView {
       return h("tr", {}, h("th", { class: "row", text: name(i) }), ...cells,
         h("td", { class: "acc" }, h("span", { class: "bar-track" }, fill), h("span", { class: "bar-value", text: formatPercent(acc, 0) })));
     });
-    this.els.root.replaceChildren(h("table", { class: "confusion" }, h("thead", {}, head), h("tbody", {}, ...rows)));
+    this.els.root.replaceChildren(h("table", { class: "confusion" }, h("thead", {}, head), h("tbody", {}, ...rows)),
+      this.gallery);
+    this.#markSelected();
+    if (this.selected && topics.has("eval")) this.select(this.selected.truth, this.selected.predicted);
   }
 }
 

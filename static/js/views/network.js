@@ -60,6 +60,8 @@ export class NetworkView {
     /** @type {WeakMap<HTMLCanvasElement, {blob: Blob, mosaic: any, layer: LayerRow, vector: boolean}>} */
     this.drawn = new WeakMap();
     this.dirtyOptions = false;
+    /** @type {any} the frame drawn last (the probe's or an upload's) */
+    this.drawnFrame = null;
     for (const [key, input] of [["grads", els.grads], ["filters", els.filters], ["filterGrads", els.filterGrads]]) {
       this.options[key] = input.checked;
       input.addEventListener("change", () => {
@@ -82,6 +84,9 @@ export class NetworkView {
   update(topics) {
     if (topics.has("layers")) this.build();
     if (topics.has("layers") || topics.has("frame") || topics.has("presets") || this.dirtyOptions) {
+      if (topics.has("frame") && !topics.has("layers") && !this.dirtyOptions && this.store.layerSource === "upload"
+          && this.drawnFrame === this.store.shownFrame) return; // a new probe frame while the upload is shown
+      this.drawnFrame = this.store.shownFrame;
       this.draw();
       this.dirtyOptions = false;
     }
@@ -147,7 +152,7 @@ export class NetworkView {
   }
 
   draw() {
-    const frame = this.store.frame;
+    const frame = this.store.shownFrame;
     const byLayer = frame ? blobsByLayer(frame) : new Map();
     const area = Math.max(160, this.width - INFO_WIDTH - 24);
     // the raw input image comes as layer -1: show it on the input layer's row (or the first row)
@@ -278,7 +283,7 @@ export class NetworkView {
       values = exps.map((e) => e / total);
     }
     const best = values.indexOf(Math.max(...values));
-    const probe = this.store.probe;
+    const probe = this.store.layerSource === "probe" ? this.store.probe : null; // an upload has no true class
     const truth = probe && probe.label !== null && probe.label !== undefined ? String(probe.label) : null;
     if (fig.classBars.children.length !== classes.length) {
       fig.classBars.replaceChildren(...classes.map((name) => h("li", { class: "bar" },
