@@ -138,6 +138,14 @@ def test_a_form_without_a_file_is_refused(live):
         assert response.status_code == 422 and "no file" in response.json()["detail"], response.text
 
 
+def test_a_broken_form_is_a_4xx(live):
+    response = live.http.post("/api/classify", content=b"garbage", headers={"Content-Type": "multipart/form-data"})
+    assert response.status_code == 400 and "boundary" in response.json()["detail"]
+    response = live.http.post("/api/classify", content=b"--xyz\r\nno headers, no end",
+                              headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert 400 <= response.status_code < 500, response.text
+
+
 def test_a_raw_image_body_works_too(live):
     response = live.http.post("/api/classify", content=encode(picture(), "PNG"),
                               headers={"Content-Type": "image/png"})
