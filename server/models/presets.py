@@ -71,8 +71,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
          conv(20, 5, stride=1, pad=2), RELU, layer("pool", size=2, stride=2),
          conv(20, 5, stride=1, pad=2), RELU, layer("pool", size=2, stride=2),
          layer("fc", units=10), SOFTMAX],
-        {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "epochs": 10, "schedule": "onecycle",
-         "label_smoothing": 0.0, "weight_decay": 5e-4},
+        # 8 epochs: past 70% test accuracy in under two minutes on a 2-core CPU. fp32: this net is so
+        # small that bf16 casts cost more than they save (3,100 vs 1,600 img/s measured here).
+        # No crops: a 22k-parameter net underfits, and at 8 epochs flips alone do as well.
+        {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "epochs": 8, "schedule": "onecycle",
+         "label_smoothing": 0.0, "weight_decay": 5e-4, "crop_pad": 0, "precision": "fp32"},
     ),
     Preset(
         "lenet", "LeNet-5 (1998)",
@@ -86,7 +89,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
          layer("fc", units=120), layer("sigmoid"), layer("fc", units=84), layer("sigmoid"),
          layer("fc", units=10), SOFTMAX],
         {"optimizer": "adamw", "lr": 3e-3, "batch_size": 128, "epochs": 10, "schedule": "onecycle",
-         "weight_decay": 1e-2},
+         "weight_decay": 1e-2, "precision": "fp32"},
     ),
     Preset(
         "alexnet-mini", "AlexNet, CIFAR-sized (2012)",
@@ -165,9 +168,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         "The CIFAR-10 speed runs (David Page's ResNet-9, then Keller Jordan's airbench) reach 94% in seconds "
         "on one GPU with a short, wide net: a frozen first layer that whitens 2x2 patches, conv-pool-batchnorm "
         "blocks, big batches with Nesterov SGD, label smoothing and flip averaging at test time. The lesson: "
-        "on a fixed budget, a small well-conditioned network and a tuned recipe beat a bigger network.",
+        "on a fixed budget, a small well-conditioned network and a tuned recipe beat a bigger network. "
+        "Widths 48/192/192 (airbench: 64/256/256) size it for a 2-core CPU.",
         [INPUT, layer("whiten", size=2), layer("gelu"),
-         *airbench_block(64), *airbench_block(256), *airbench_block(256),
+         *airbench_block(48), *airbench_block(192), *airbench_block(192),
          layer("globalpool", mode="max"), layer("fc", units=10, bias=False), layer("scale", factor=0.125),
          SOFTMAX],
         {"optimizer": "sgd", "nesterov": True, "batch_size": 512, "epochs": 10, "lr": 0.4,
