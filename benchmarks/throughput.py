@@ -11,12 +11,13 @@ Each configuration is measured in alternating rounds so drift in the machine hit
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 import time
 
 import torch
 import torch.nn.functional as F
 
+from machine import describe
 from server.data import load_dataset
 from server.data.augment import random_crop, random_flip
 from server.models import get_preset
@@ -70,8 +71,7 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = load_dataset(args.data)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-          f"threads, torch {torch.__version__}; data: {dataset.source}\n")
+    load_before = os.getloadavg()[0]
     print("| model | batch | precision | bare loop img/s | engine img/s | engine / bare |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name in args.models:
@@ -87,6 +87,7 @@ def main() -> None:
         b, e = max(bare), max(engine)
         print(f"| {name} | {config.batch_size} | {'bf16' if trainer.use_bf16 else 'fp32'} "
               f"| {b:,.0f} | {e:,.0f} | {e / b:.2f}x |", flush=True)
+    print(f"\n{describe(load_before)}; data: {dataset.source}")
 
 
 if __name__ == "__main__":

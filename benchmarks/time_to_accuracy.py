@@ -11,10 +11,10 @@ quantised to the evaluation interval).
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 
-import torch
 
+from machine import describe
 from server.data import load_dataset
 from server.models import get_preset
 from server.train import EvalMetrics, TrainConfig, Trainer
@@ -52,9 +52,9 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = load_dataset(args.data)
+    load_before = os.getloadavg()[0]
     results = [run(name, dataset, args.epochs, args.eval_every) for name in args.model]
-    print(f"\nmachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
-          f"{torch.__version__}; data: {dataset.source}; times are training seconds\n")
+    print(f"\n{describe(load_before)}\ndata: {dataset.source}; times are training seconds\n")
     print("| model | epochs | batch | precision | img/s | mark 1 | mark 2 | mark 3 | final | total s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
