@@ -134,7 +134,7 @@ def search_times(rows: int, dim: int, repeats: int = 200) -> list[float]:
     from server.inference import FeatureIndex
 
     torch.set_num_threads(1)
-    features = torch.nn.functional.normalize(torch.randn(rows, dim), dim=1)
+    features = torch.nn.functional.normalize(torch.randn(rows, dim), dim=1).to(torch.float16)
     index = FeatureIndex(features, torch.nn.Identity(), 0)
     times = []
     for i in range(repeats):

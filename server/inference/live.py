@@ -164,7 +164,7 @@ class LiveClassifier:
     def index_for(self, features: TrainFeatures) -> FeatureIndex:
         if self.index is None or self.index[0] is not features:
             model = as_model(features.weights)
-            rows = torch.from_numpy(features.features).float()
+            rows = torch.from_numpy(features.features)  # float16, as the index keeps them
             self.index = (features, FeatureIndex(rows, model, features.weights.step))
         return self.index[1]
 

@@ -40,10 +40,11 @@ def test_an_image_is_its_own_nearest_neighbour():
     model = build_model(get_preset("convnetjs").spec).eval()
     x = images(300, seed=1)
     index = FeatureIndex.build(model, x, step=7, batch=64)  # batches do not change the features
-    torch.testing.assert_close(index.features, embed(model, x))
+    assert index.features.dtype == torch.float16
+    torch.testing.assert_close(index.features.float(), embed(model, x), atol=1e-3, rtol=0)
     for i in (0, 123, 299):
         hits = index.search(embed(model, x[i:i + 1]), k=5)
-        assert hits[0][0] == i and abs(hits[0][1] - 1) < 1e-5
+        assert hits[0][0] == i and abs(hits[0][1] - 1) < 2e-3
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     assert len(index.search(embed(model, x[:1]), k=1000)) == 300
 
