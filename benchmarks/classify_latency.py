@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -38,6 +37,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import torch
+from machine import describe
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,14 +149,6 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else float("nan")
 
 
-def cpu_name() -> str:
-    info = Path("/proc/cpuinfo")
-    for line in info.read_text().splitlines() if info.exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -209,9 +201,7 @@ def main() -> None:
         server.send_signal(signal.SIGINT)
         server.wait(30)
 
-    print(f"\nmachine: {cpu_name()}, {os.cpu_count()} cores, load average {load_before:.1f} before and "
-          f"{os.getloadavg()[0]:.1f} after (other programs share it); torch {torch.__version__}; "
-          f"python {platform.python_version()}")
+    print(f"\n{describe(load_before)} (this process; the server classifies on 1 thread too)")
     print(f"command: python {' '.join(sys.argv)}")
     print(f"data: {args.data}; model: convnetjs (preset recipe) training throughout; "
           f"{args.requests} requests of each kind, one at a time\n")
