@@ -9,8 +9,9 @@
 - The feature index: every training image's features (server/inference/retrieval.py) under one
   snapshot of the weights, computed slice by slice between steps and sent whole when done, then
   started again from newer weights. While training, the slices are spaced so that the index
-  costs at most INDEX_SHARE of the worker's time; paused or finished, it builds at full speed.
-  It is kept up only while someone watches the page or has classified within INTEREST seconds.
+  costs at most INDEX_SHARE of the worker's time (WATCHED_SHARE while people only watch, so that
+  an index is ready when someone uploads); paused or finished, it builds at full speed. It is
+  kept up only while someone watches the page or has classified within INTEREST seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .messages import TrainFeatures, Weights
 WEIGHTS_EVERY = 1.0  # seconds between weight copies, at least
 WEIGHTS_SHARE = 0.01  # weight copies take at most this fraction of the time
 INDEX_SHARE = 0.05  # while training, the feature index takes at most this fraction of the time
+WATCHED_SHARE = 0.02  # ... while someone watches but nobody has classified lately
 INTEREST = 300.0  # seconds the index is kept up after a classification, with nobody watching
 SLICE_SECONDS = 0.02  # aim of one slice of the index while training (steps wait for it)
 IDLE_SLICE_SECONDS = 0.1  # ... and while paused (commands wait for it)
@@ -77,7 +79,8 @@ class ClassifierFeed:
             if self.build is None and key != self.indexed:
                 self.build = self._start(trainer, name, key)
             if self.build is not None:
-                self._slice(trainer, training)
+                share = INDEX_SHARE if now < self.wanted_until else WATCHED_SHARE
+                self._slice(trainer, share if training else None)
 
     def _start(self, trainer: Any, name: str, key: tuple[int, int]) -> IndexBuild:
         weights = snapshot(trainer, name)
@@ -86,16 +89,17 @@ class ClassifierFeed:
         model = model.to(trainer.device).eval().requires_grad_(False)
         return IndexBuild(key, weights, model)
 
-    def _slice(self, trainer: Any, training: bool) -> None:
+    def _slice(self, trainer: Any, share: float | None) -> None:
+        """Embed the next slice of training images; `share`: of the time it may take (None: all)."""
         build, images = self.build, trainer.train_images
         start = time.perf_counter()
         batch = images[build.done:build.done + build.batch]
         build.parts.append(embed(build.model, batch).to(torch.float16).cpu())
         build.done += len(batch)
         took = time.perf_counter() - start
-        aim = SLICE_SECONDS if training else IDLE_SLICE_SECONDS
+        aim = SLICE_SECONDS if share else IDLE_SLICE_SECONDS
         build.batch = int(min(8192, max(32, build.batch * aim / max(took, 1e-4))))
-        self.next_slice = time.monotonic() + (took / INDEX_SHARE if training else 0.0)
+        self.next_slice = time.monotonic() + (took / share if share else 0.0)
         if build.done >= len(images):
             features = torch.cat(build.parts).numpy()
             self.outbox.send(TrainFeatures(weights=build.weights, features=features,
