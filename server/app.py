@@ -18,7 +18,9 @@ from .inference.live import LiveClassifier
 from .mirror import RunMirror
 from .models import PRESETS, load_spec
 from .protocol import PresetInfo, RunState
-from .routes import checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run, ws
+from .access import new_token
+from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run,
+                     session, ws)
 from .settings import Settings
 from .summary import preset_summary
 from .train import TrainConfig
@@ -37,6 +39,8 @@ def worker_options(settings: Settings) -> WorkerOptions:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.token is None:  # secure by default: a random owner token for this start
+        settings = settings.model_copy(update={"token": new_token()})
     options = worker_options(settings)  # fails here, before serving, on an unknown model
 
     @asynccontextmanager
@@ -61,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "in docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (health, run, models, images, checkpoint, ws, pages, cost, learn, classify, evaluation):
+    for module in (health, session, run, models, images, checkpoint, ws, pages, cost, learn, classify, evaluation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     return app

@@ -138,6 +138,18 @@ def command_classify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.1, ::1, localhost: reachable from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: assume it is reachable from elsewhere
+        return False
+
+
 def command_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the web stack loads only for serve
 
@@ -145,20 +157,28 @@ def command_serve(args: argparse.Namespace) -> int:
     from .settings import Settings
 
     resolve_device(args.device)  # --device cuda without a GPU: say so now, not on the page
+    options = {"token": args.token} if args.token else {}  # else CONVSCOPE_TOKEN, else a random one
     settings = Settings(host=args.host, port=args.port, data=args.data, model=args.model,
-                        epochs=args.epochs, device=args.device, probe_hz=args.probe_hz)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                                           log_level="warning"))
+                        epochs=args.epochs, device=args.device, probe_hz=args.probe_hz, **options)
+    app = create_app(settings)
+    if not is_loopback(args.host) and settings.token is None:
+        print(f"convscope: warning: listening on {args.host}, reachable from other machines, with a "
+              "random token: anyone with the address below (with its ?token=) controls the run; share "
+              "it without ?token=, or choose one with --token", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning"))
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}/"
+    owner_url = f"{url}?token={app.state.settings.token}"
 
     def announce() -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         if server.started:
-            print(f"convscope: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            print(f"convscope: serving on {url} (Ctrl-C to stop)\n"
+                  f"convscope: the owner's address (it lets whoever opens it control the run): {owner_url}",
+                  file=sys.stderr, flush=True)
             if not args.no_browser:
-                webbrowser.open(url)
+                webbrowser.open(owner_url)
 
     threading.Thread(target=announce, daemon=True).start()
     try:
@@ -182,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", choices=DEVICES, default="auto")
     serve.add_argument("--probe-hz", type=float, default=2.0,
                        help="probe frames per second, at most (default 2)")
+    serve.add_argument("--token", help="the owner's token, needed to change the run (default: a random "
+                       "one per start, printed in the address)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     serve.set_defaults(run=command_serve)
 

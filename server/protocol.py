@@ -228,6 +228,12 @@ class Health(Wire):
     protocol_version: int = PROTOCOL_VERSION
 
 
+class SessionInfo(Wire):
+    """GET /api/session: may this client change the run?"""
+    owner: bool
+    message: str
+
+
 class RunInfo(RunState):
     layers: list[LayerRow]
 

@@ -26,5 +26,6 @@ class Settings(BaseSettings):
     probe_hz: float = Field(2.0, gt=0, le=30)  # probe frames per second, at most
     predictions_every: float = Field(3.0, gt=0)  # seconds between example predictions
     command_timeout: float = Field(30.0, gt=0)  # seconds a REST command waits for the worker
+    token: str | None = Field(None, min_length=8)  # the owner's token; None: a random one per start
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"

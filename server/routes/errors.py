@@ -10,9 +10,11 @@ from ..protocol import Problem
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, path: tuple[int, ...] | list[int] | None = None) -> None:
+    def __init__(self, status: int, detail: str, path: tuple[int, ...] | list[int] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.problem = status, Problem(detail=detail, path=list(path) if path else None)
+        self.headers = headers
 
 
 def describe(error: dict) -> str:
@@ -27,7 +29,7 @@ def describe(error: dict) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> JSONResponse:
-        return JSONResponse(e.problem.model_dump(exclude_none=True), status_code=e.status)
+        return JSONResponse(e.problem.model_dump(exclude_none=True), status_code=e.status, headers=e.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, e: RequestValidationError) -> JSONResponse:

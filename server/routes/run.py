@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ..access import OwnerDep
 from ..deps import MirrorDep, SettingsDep, WorkerDep
 from ..mirror import RunMirror
 from ..models import PRESETS, SpecError, validate
@@ -18,7 +19,8 @@ from ..worker.messages import CommandKind
 from .errors import ApiError
 
 router = APIRouter(prefix="/api/run", tags=["run"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (409, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 409, 422, 503)}
+OWNER = [OwnerDep]  # every command that changes the run is the owner's (server/access.py)
 
 
 async def send_command(worker: Worker, mirror: RunMirror, settings: Settings, kind: CommandKind,
@@ -41,29 +43,29 @@ def get_run(mirror: MirrorDep) -> RunInfo:
     return RunInfo(**mirror.run.model_dump(), layers=mirror.layers)
 
 
-@router.post("/pause", response_model=CommandReply, responses=ERRORS)
+@router.post("/pause", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def pause(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> CommandReply:
     return reply(await send_command(worker, mirror, settings, "pause"))
 
 
-@router.post("/resume", response_model=CommandReply, responses=ERRORS)
+@router.post("/resume", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def resume(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> CommandReply:
     return reply(await send_command(worker, mirror, settings, "resume"))
 
 
-@router.post("/step", response_model=CommandReply, responses=ERRORS)
+@router.post("/step", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def step(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> CommandReply:
     """One training step (the run must be paused)."""
     return reply(await send_command(worker, mirror, settings, "step"))
 
 
-@router.post("/reset", response_model=CommandReply, responses=ERRORS)
+@router.post("/reset", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def reset(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> CommandReply:
     """Start the run over: fresh weights, same model and hyperparameters."""
     return reply(await send_command(worker, mirror, settings, "reset"))
 
 
-@router.patch("/hyperparams", response_model=CommandReply, responses=ERRORS)
+@router.patch("/hyperparams", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def hyperparams(body: Hyperparams, worker: WorkerDep, mirror: MirrorDep,
                       settings: SettingsDep) -> CommandReply:
     """Change hyperparameters between two steps; 422 names the bad value."""
@@ -85,7 +87,7 @@ def current_model(mirror: MirrorDep) -> ModelSummary:
     return summarize(mirror.run.model, mirror.spec, len(mirror.classes) or 10)
 
 
-@router.post("/model", response_model=CommandReply, responses={**ERRORS, 404: {"model": Problem}})
+@router.post("/model", response_model=CommandReply, responses={**ERRORS, 404: {"model": Problem}}, dependencies=OWNER)
 async def switch_model(body: ModelChoice, worker: WorkerDep, mirror: MirrorDep,
                        settings: SettingsDep) -> CommandReply:
     """Train another network from scratch: a preset by name, or a spec (named by `name`)."""
@@ -102,7 +104,7 @@ async def switch_model(body: ModelChoice, worker: WorkerDep, mirror: MirrorDep,
     return reply(await send_command(worker, mirror, settings, "model", name=body.name, spec=body.spec))
 
 
-@router.post("/probe", response_model=CommandReply, responses=ERRORS)
+@router.post("/probe", response_model=CommandReply, responses=ERRORS, dependencies=OWNER)
 async def choose_probe(body: ProbeChoice, worker: WorkerDep, mirror: MirrorDep,
                        settings: SettingsDep) -> CommandReply:
     """Choose the test image that probes run on."""

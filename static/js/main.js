@@ -3,6 +3,7 @@
 // of topics that changed since the last frame, so a burst of messages costs one redraw.
 
 import { connect, Store } from "./socket.js";
+import { AccessView } from "./views/access.js";
 import { BannerView } from "./views/banner.js";
 import { ChartsView } from "./views/charts.js";
 import { ClassifyView } from "./views/classify.js";
@@ -36,6 +37,7 @@ const socket = connect(store);
 
 const views = [
   new BannerView(store, $("banners"), socket),
+  new AccessView(store, { notice: $("access"), body: document.body, hyperForm: $("hyper-form") }),
   new ControlsView(store, document),
   new ModelsView(store, { list: $("model-list"), msg: $("model-msg") }),
   new ProbePickerView(store, {

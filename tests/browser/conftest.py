@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -64,11 +65,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get_json(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict]:
-    """(status, JSON body) for one request; 0 and {} when nothing answers."""
+def get_json(url: str, method: str = "GET", body: dict | None = None,
+             token: str | None = None) -> tuple[int, dict]:
+    """(status, JSON body) for one request, as the owner when given the token; 0 and {} when
+    nothing answers."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -79,13 +82,14 @@ def get_json(url: str, method: str = "GET", body: dict | None = None) -> tuple[i
 
 
 class LiveServer:
-    """A running `convscope serve`: its base URL, and REST helpers for arranging tests."""
+    """A running `convscope serve`: its base URL, its owner's token, and REST helpers for arranging
+    tests (as the owner)."""
 
-    def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
-        self.url, self.process, self.log = url, process, log
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, token: str) -> None:
+        self.url, self.process, self.log, self.token = url, process, log, token
 
     def api(self, path: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict]:
-        return get_json(self.url + path, method, body)
+        return get_json(self.url + path, method, body, token=self.token)
 
     def run(self) -> dict:
         return self.api("/api/run")[1]
@@ -115,11 +119,12 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache")),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    token = secrets.token_urlsafe(16)
     command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data", str(data), "--device", "cpu", "--no-browser", *extra]
+               "--data", str(data), "--device", "cpu", "--no-browser", "--token", token, *extra]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log, token)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -183,14 +188,16 @@ class Page:
             timeout=timeout * 1000)
 
 
-def open_page(browser, server: LiveServer, route=None) -> tuple[Any, Page]:
-    """A fresh browser context on `server`'s page, connected; `route` may rewrite the page's response."""
+def open_page(browser, server: LiveServer, route=None, owner: bool = True) -> tuple[Any, Page]:
+    """A fresh browser context on `server`'s page, connected; `route` may rewrite the page's response.
+    As the owner, it opens the address with ?token=, as `convscope serve` prints it (the server
+    sets the cookie and redirects to the clean address); else as a viewer."""
     context = browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
     wrapped = Page(tab, server)
     if route is not None:
         tab.route(server.url + "/", route)
-    tab.goto(server.url + "/")
+    tab.goto(server.url + (f"/?token={server.token}" if owner else "/"))
     wrapped.wait_for("store.connection.state === 'open' && store.run !== null")
     return context, wrapped
 
@@ -203,8 +210,9 @@ def start_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def new_page(browser):
-    """`context, page = new_page(server, route=None)`: a page on any server (close the context)."""
-    return lambda server, route=None: open_page(browser, server, route)
+    """`context, page = new_page(server, route=None, owner=True)`: a page on any server (close the
+    context)."""
+    return lambda server, route=None, owner=True: open_page(browser, server, route, owner)
 
 
 @pytest.fixture

@@ -48,13 +48,17 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 class LiveServer:
-    """A running app: `http` for REST, `ws_url` for websocket clients, `app` to look inside."""
+    """A running app: `http` for REST (as the owner: it sends the token), `anonymous` for REST as
+    a viewer, `ws_url` for websocket clients, `app` to look inside."""
 
     def __init__(self, app: Any, port: int) -> None:
         self.app = app
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws"
-        self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT)
+        self.token = app.state.settings.token
+        self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+        self.anonymous = httpx.Client(base_url=self.url, timeout=TIMEOUT)
 
     def run(self) -> dict:
         return self.http.get("/api/run").json()
@@ -87,6 +91,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         yield live
     finally:
         live.http.close()
+        live.anonymous.close()
         server.should_exit = True
         thread.join(TIMEOUT)
 

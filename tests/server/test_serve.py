@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from server.cli import is_loopback
 
 
 def free_port() -> int:
@@ -47,6 +50,8 @@ def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private
     finally:
         server.kill()
     assert f"serving on http://127.0.0.1:{port}/" in stderr
+    assert re.search(rf"owner's address .*: http://127\.0\.0\.1:{port}/\?token=[\w-]{{32}}\n", stderr), stderr
+    assert "warning" not in stderr  # loopback: nobody else can reach it
     assert "Traceback" not in stderr
     assert "stopped" in stderr and server.returncode == 0
 
@@ -58,3 +63,8 @@ def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private
     while any(map(running, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(running, workers)), "no orphans"
+
+
+def test_only_loopback_addresses_count_as_private():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("192.168.1.5")

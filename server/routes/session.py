@@ -1,0 +1,20 @@
+"""/api/session: whether this client is the run's owner (server/access.py), so the page can show
+controls to the owner and tell viewers who can change things."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ..access import is_owner
+from ..protocol import SessionInfo
+
+router = APIRouter(prefix="/api/session", tags=["session"])
+
+OWNER = "you own this run: you can pause, change and reset it"
+VIEWER = "view only: the owner controls this run"
+
+
+@router.get("", response_model=SessionInfo)
+def session(request: Request) -> SessionInfo:
+    owner = is_owner(request)
+    return SessionInfo(owner=owner, message=OWNER if owner else VIEWER)

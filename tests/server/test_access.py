@@ -1,0 +1,84 @@
+"""Who may change the run: every command needs the owner's token (server/access.py); viewing and
+classifying are open."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from server.access import COOKIE, token_matches
+
+# routes that change nothing in the run: anyone may call them
+OPEN = {("POST", "/api/classify"), ("POST", "/api/models/summary"), ("POST", "/api/cost")}
+MUTATING = {"post", "put", "patch", "delete"}
+
+
+def mutating_routes(app) -> list[tuple[str, str]]:
+    """Every route that may change something, from the app's own OpenAPI schema, so a new route
+    cannot slip through unguarded."""
+    routes = []
+    for path, methods in app.openapi()["paths"].items():
+        for method in methods:
+            if method in MUTATING and (method.upper(), path) not in OPEN:
+                routes.append((method.upper(), re.sub(r"\{[^}]+\}", "0", path)))
+    return routes
+
+
+def test_every_command_is_refused_without_the_token_and_changes_nothing(live):
+    routes = mutating_routes(live.app)
+    assert ("POST", "/api/run/pause") in routes and ("PATCH", "/api/run/hyperparams") in routes
+    forged = httpx.Client(base_url=live.url, cookies={COOKIE: "not-the-token"})
+    for method, path in routes:
+        r = live.anonymous.request(method, path, json={})
+        assert r.status_code == 401, (method, path, r.status_code, r.text)
+        assert "owner" in r.json()["detail"] and r.headers["www-authenticate"] == "Bearer"
+        wrong = live.anonymous.request(method, path, json={}, headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 403, (method, path, wrong.status_code)
+        cookie = forged.request(method, path, json={})
+        assert cookie.status_code == 403, (method, path, cookie.status_code)
+    forged.close()
+    assert live.run()["status"] == "training"
+
+
+def test_the_owner_controls_the_run_with_the_bearer_header_or_the_cookie(live):
+    assert live.http.get("/api/session").json()["owner"] is True
+    assert live.http.post("/api/run/pause").json()["ok"] is True
+    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token}) as browser:
+        assert browser.get("/api/session").json()["owner"] is True
+        assert browser.post("/api/run/resume").json()["run"]["status"] == "training"
+
+
+def test_viewing_and_classifying_are_open(live):
+    viewer = live.anonymous
+    session = viewer.get("/api/session").json()
+    assert session == {"owner": False, "message": "view only: the owner controls this run"}
+    for path in ("/", "/api/run", "/api/health", "/api/models", "/api/images/test/0.png", "/learn/conv"):
+        assert viewer.get(path).status_code == 200, path
+    assert viewer.post("/api/models/summary", json={"spec": [{"type": "fc", "units": 10}]}).status_code in (200, 422)
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buffer, "PNG")
+    r = viewer.post("/api/classify", files={"file": ("x.png", buffer.getvalue())})
+    assert r.status_code in (200, 503), r.text  # 503 only before the weights reach the server
+
+
+def test_the_owner_address_sets_an_httponly_strict_cookie_and_redirects_to_the_clean_address(live):
+    with httpx.Client(base_url=live.url) as browser:
+        r = browser.get(f"/?token={live.token}")
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        cookie = r.headers["set-cookie"].lower()
+        assert f"{COOKIE}={live.token}".lower() in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        assert browser.get("/api/session").json()["owner"] is True
+    with httpx.Client(base_url=live.url) as stranger:
+        r = stranger.get("/?token=guess")
+        assert r.status_code == 200 and "set-cookie" not in r.headers  # a wrong token: view only
+        assert stranger.get("/api/session").json()["owner"] is False
+
+
+def test_token_comparison():
+    assert token_matches("abc", "abc")
+    assert not token_matches("abd", "abc") and not token_matches("", "abc") and not token_matches(None, "abc")
+    assert not token_matches("abc", None)
