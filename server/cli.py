@@ -165,7 +165,10 @@ def command_serve(args: argparse.Namespace) -> int:
         print(f"convscope: warning: listening on {args.host}, reachable from other machines, with a "
               "random token: anyone with the address below (with its ?token=) controls the run; share "
               "it without ?token=, or choose one with --token", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning"))
+    # No per-message deflate: each message is encoded once for every viewer, and compressing it
+    # again per viewer cost the server ten times the CPU of all the rest (benchmarks/streaming.py).
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                           ws_per_message_deflate=False))
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}/"
     owner_url = f"{url}?token={app.state.settings.token}"
