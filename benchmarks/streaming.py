@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import statistics
@@ -138,12 +139,15 @@ def free_port() -> int:
 
 async def run(args: argparse.Namespace) -> list[Round]:
     port = free_port()
+    token = secrets.token_urlsafe()  # the owner's: the benchmark switches evaluation off
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
                                "--data", args.data, "--epochs", "1000", "--no-browser",
-                               "--probe-hz", str(args.probe_hz)])
+                               "--probe-hz", str(args.probe_hz), "--token", token],
+                              stderr=subprocess.DEVNULL)
     rounds: list[Round] = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
             while True:  # until the data is loaded and training has warmed up
                 try:
                     run_state = (await http.get("/api/run")).json()
@@ -156,7 +160,7 @@ async def run(args: argparse.Namespace) -> list[Round]:
                 if server.poll() is not None:
                     raise RuntimeError("the server exited")
                 await asyncio.sleep(0.5)
-            await http.patch("/api/run/hyperparams", json={"eval_every": 1000})
+            (await http.patch("/api/run/hyperparams", json={"eval_every": 1000})).raise_for_status()
             for r in range(args.rounds):
                 for n in (0, *args.viewers):
                     rounds.append(await measure(http, f"ws://127.0.0.1:{port}/ws", n, args.seconds, server.pid))
