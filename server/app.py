@@ -13,14 +13,15 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from .access import new_token
 from .hub import Hub
 from .inference.live import LiveClassifier
 from .mirror import RunMirror
 from .models import PRESETS, load_spec
 from .protocol import PresetInfo, RunState
-from .access import new_token
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run,
                      session, ws)
+from .security import SecurityHeaders
 from .settings import Settings
 from .summary import preset_summary
 from .train import TrainConfig
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "in docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
     for module in (health, session, run, models, images, checkpoint, ws, pages, cost, learn, classify, evaluation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")

@@ -7,12 +7,18 @@ import asyncio
 from fastapi import APIRouter, WebSocket
 
 from ..deps import HubDep
+from ..security import same_origin
 
 router = APIRouter(tags=["live"])
 
 
 @router.websocket("/ws")
 async def live(websocket: WebSocket, hub: HubDep) -> None:
+    if not same_origin(websocket.headers.get("origin"), websocket.headers.get("host")):
+        # a page of another site (cross-site websocket hijacking): closing before accepting
+        # answers the handshake with 403
+        await websocket.close(code=1008, reason="foreign origin")
+        return
     await websocket.accept()
 
     async def send(item: str | bytes) -> None:

@@ -51,7 +51,7 @@ def test_editor_pins_a_broken_spec_to_its_layer_and_trains_a_fixed_one(page):
     assert p.get_attribute("#editor-msg", "data-state") == "error" and p.is_disabled("#editor-apply")
 
     size.fill("3")
-    p.wait_for_function("!document.querySelector('#editor-layers li[data-invalid]')"
+    p.wait_for_function("() => !document.querySelector('#editor-layers li[data-invalid]')"
                         " && !document.querySelector('#editor-apply').disabled")
     # conv 3x3, 20 filters, pad 2 on 16x16x16: (16 + 4 - 3) + 1 = 18; 16*9*20 + 20 parameters
     cells = p.locator("#editor-table tr[data-path='4'] td")
@@ -84,7 +84,7 @@ def test_editor_loads_presets_with_notes_and_takes_raw_json(page):
 
     p.click("#editor-tab-json")
     p.fill("#editor-json", '[{"type": "conv", "filters": 8, "size": 3}, {"type": "fc", "unit": 10}]')
-    p.wait_for_function("document.querySelector('#editor-msg').textContent.includes('did you mean')")
+    p.wait_for_function("() => document.querySelector('#editor-msg').textContent.includes('did you mean')")
     assert p.inner_text("#editor-msg") == 'layer 1 (fc): unknown field "unit" (did you mean "units"?)'
     p.fill("#editor-json", '[{"type": "conv"')
     p.wait_for_selector("#editor-json[data-state='error']")
