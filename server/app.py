@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from .access import new_token
 from .hub import Hub
 from .inference.live import LiveClassifier
+from .limits import RateLimiter
 from .mirror import RunMirror
 from .models import PRESETS, load_spec
 from .protocol import PresetInfo, RunState
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Watch a CNN learn CIFAR-10, live. The websocket /ws is described "
                               "in docs/protocol.md.")
     app.state.settings = settings
+    app.state.limits = {"classify": RateLimiter(settings.classify_per_minute, settings.classify_burst),
+                        "commands": RateLimiter(settings.commands_per_minute, settings.commands_burst)}
     errors.install(app)
     app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
     for module in (health, session, run, models, images, checkpoint, ws, pages, cost, learn, classify, evaluation):

@@ -27,5 +27,10 @@ class Settings(BaseSettings):
     predictions_every: float = Field(3.0, gt=0)  # seconds between example predictions
     command_timeout: float = Field(30.0, gt=0)  # seconds a REST command waits for the worker
     token: str | None = Field(None, min_length=8)  # the owner's token; None: a random one per start
+    max_viewers: int = Field(500, ge=1)  # websocket clients at once; more are told the server is full
+    classify_per_minute: float = Field(60.0, gt=0)  # uploads classified per client address, sustained
+    classify_burst: int = Field(20, ge=1)  # ... and back to back
+    commands_per_minute: float = Field(120.0, gt=0)  # commands (and checkpoint downloads) per client address
+    commands_burst: int = Field(30, ge=1)
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"

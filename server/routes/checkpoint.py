@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from ..deps import MirrorDep, SettingsDep, WorkerDep
+from ..limits import limit
 from ..protocol import Problem
 from .errors import ApiError
 from .run import send_command
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/api/checkpoint", tags=["checkpoint"])
 
 @router.get("", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}}},
-                       **{code: {"model": Problem} for code in (409, 503)}})
+                       **{code: {"model": Problem} for code in (409, 429, 503)}},
+            dependencies=[limit("commands")])  # the worker writes a file each time: not for free
 async def download(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> FileResponse:
     """The worker saves its whole state to a temporary file; it is streamed, then deleted."""
     folder = Path(tempfile.mkdtemp(prefix="convscope-checkpoint-"))

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - older releases name the module `multip
 from ..deps import ClassifierDep, WorkerDep
 from ..inference import MAX_BYTES, ImageError
 from ..inference.live import NotReady
+from ..limits import limit
 from ..protocol import ClassifyResult, Problem
 from .errors import ApiError
 
@@ -104,7 +105,8 @@ def first_file(body: bytes, content_type: str) -> bytes | None:
 
 
 @router.post("/classify", response_model=ClassifyResult, openapi_extra=UPLOAD_BODY,
-             responses={code: {"model": Problem} for code in (400, 409, 413, 415, 422, 429, 503)})
+             responses={code: {"model": Problem} for code in (400, 409, 413, 415, 422, 429, 503)},
+             dependencies=[limit("classify")])  # per client address (server/limits.py)
 async def classify_upload(
         request: Request, classifier: ClassifierDep, worker: WorkerDep,
         top: Annotated[int, Query(ge=1, le=1000, description="how many classes to list")] = 5,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..access import OwnerDep
+from ..limits import limit
 from ..deps import MirrorDep, SettingsDep, WorkerDep
 from ..mirror import RunMirror
 from ..models import PRESETS, SpecError, validate
@@ -19,8 +20,10 @@ from ..worker.messages import CommandKind
 from .errors import ApiError
 
 router = APIRouter(prefix="/api/run", tags=["run"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 409, 422, 503)}
-OWNER = [OwnerDep]  # every command that changes the run is the owner's (server/access.py)
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 409, 422, 429, 503)}
+# every command that changes the run is rate-limited per client (server/limits.py) and the owner's
+# alone (server/access.py)
+OWNER = [limit("commands"), OwnerDep]
 
 
 async def send_command(worker: Worker, mirror: RunMirror, settings: Settings, kind: CommandKind,

@@ -6,20 +6,26 @@ import asyncio
 
 from fastapi import APIRouter, WebSocket
 
-from ..deps import HubDep
+from ..deps import HubDep, SettingsDep
+from ..protocol import Error
 from ..security import same_origin
 
 router = APIRouter(tags=["live"])
 
 
 @router.websocket("/ws")
-async def live(websocket: WebSocket, hub: HubDep) -> None:
+async def live(websocket: WebSocket, hub: HubDep, settings: SettingsDep) -> None:
     if not same_origin(websocket.headers.get("origin"), websocket.headers.get("host")):
         # a page of another site (cross-site websocket hijacking): closing before accepting
         # answers the handshake with 403
         await websocket.close(code=1008, reason="foreign origin")
         return
     await websocket.accept()
+    if len(hub.clients) >= settings.max_viewers:  # no await between this check and connect()
+        full = f"the server is full: {settings.max_viewers} viewers are watching already; try again later"
+        await websocket.send_text(Error(message=full).to_json())
+        await websocket.close(code=1013, reason="server full")  # 1013: try again later
+        return
 
     async def send(item: str | bytes) -> None:
         if isinstance(item, bytes):

@@ -118,7 +118,9 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache")),
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+           # every test comes from 127.0.0.1: no rate limits (tests/server/test_limits.py tests them)
+           "CONVSCOPE_CLASSIFY_BURST": "10000", "CONVSCOPE_COMMANDS_BURST": "10000"}
     token = secrets.token_urlsafe(16)
     command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--data", str(data), "--device", "cpu", "--no-browser", "--token", token, *extra]

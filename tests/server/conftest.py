@@ -97,10 +97,15 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         thread.join(TIMEOUT)
 
 
+# the tests share one client address: rate limits are tested on their own (test_limits.py)
+UNLIMITED = {"classify_per_minute": 1e6, "classify_burst": 10_000, "commands_per_minute": 1e6,
+             "commands_burst": 10_000}
+
+
 def tiny_settings(data: Path | str, **overrides: Any) -> Settings:
     """The convnetjs preset on the tiny data, long enough never to finish during the tests."""
     return Settings(**{"data": str(data), "epochs": 100_000, "device": "cpu", "probe_hz": 5,
-                       "predictions_every": 0.5, **overrides})
+                       "predictions_every": 0.5, **UNLIMITED, **overrides})
 
 
 @pytest.fixture(scope="session")
