@@ -29,6 +29,7 @@ from ..summary import summarize
 from ..train import Command as FitCommand
 from ..train import DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer, save_checkpoint
 from ..train import resolve_device
+from ..train.divergence import DivergenceWatch
 from .feed import ClassifierFeed
 from .messages import Command, Reply, TestPredictions, TestSet, TrainSet
 from .outbox import Outbox
@@ -93,6 +94,7 @@ class Session:
         self.probed = self.predicted = -1  # the version last probed / predicted
         self.next_probe = self.next_predictions = self.next_parent_check = 0.0
         self.fit_first: list[FitCommand] = []  # a new fit starts unpaused: re-pause it
+        self.divergence = DivergenceWatch(num_classes=10)  # NaN or exploding loss pauses the run
         self.stopping = False
         self.feed = ClassifierFeed(outbox)  # weights and feature index for the server's classifier
 
@@ -131,6 +133,7 @@ class Session:
         self.trainer, self.name, self.spec, self.config = trainer, name, trainer.spec, config
         self.feed.restart()
         self.status, self.message, self.images_per_second = "training", None, 0.0
+        self.divergence = DivergenceWatch(num_classes=len(trainer.classes))
         self.version += 1
         self.next_probe = self.next_predictions = 0.0
         summary = summarize(name, trainer.spec, len(trainer.classes))
@@ -205,6 +208,12 @@ class Session:
         self.version += 1
         if self.status == "paused":  # a single step: show its effect at once
             self.next_probe = self.next_predictions = 0.0
+        problem = self.divergence.update(m.loss, m.step)
+        if problem and self.status == "training":
+            self.status, self.message = "paused", problem
+            self.fit_first.append(FitCommand("pause"))  # poll hands it to fit before the next step
+            self.outbox.send(Error(message=problem))
+            self.publish()
 
     def on_eval(self, trainer: Trainer, m: EvalMetrics) -> None:
         self.outbox.send(Eval(**vars(m)))
@@ -276,7 +285,8 @@ class Session:
     def do_resume(self) -> tuple[bool, str, list[FitCommand]]:
         if self.status != "paused":
             return False, f"nothing to resume: the run is {self.status}", []
-        self.status = "training"
+        self.status, self.message = "training", None
+        self.divergence.reset()  # judged afresh (a lower learning rate may save it)
         self.publish()
         return True, "resumed", [FitCommand("resume")]
 
