@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_dataset
+from support import make_tiny_dataset
 from PIL import Image
 
 from server.cli import main

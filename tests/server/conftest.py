@@ -23,8 +23,8 @@ from PIL import Image
 
 from server.app import create_app
 from server.settings import Settings
+from support import TIMEOUT
 
-TIMEOUT = 60.0  # seconds to wait for anything the worker does (CI machines are slow and shared)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from server.inference.explain import to_input
 from server.protocol import decode_probe
 from server.train import load_checkpoint
 
-from conftest import TIMEOUT
+from support import TIMEOUT
 
 
 def classify(live, data: bytes, name: str = "upload.png", **params):

@@ -1,0 +1,22 @@
+"""Helpers that tests in several folders import (tests/ is on pytest's pythonpath)."""
+
+TIMEOUT = 60.0  # seconds to wait for anything a worker does (CI machines are slow and shared)
+
+
+def make_tiny_dataset(train: int = 256, test: int = 128, seed: int = 0):
+    """Random 32x32 images whose mean colour depends on the class: learnable in a few steps."""
+    import numpy as np
+
+    from server.data import CIFAR10_CLASSES, Dataset
+
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(40, 216, (10, 3))
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, n)
+        noise = rng.integers(-40, 40, (n, 32, 32, 3))
+        return (palette[labels][:, None, None, :] + noise).clip(0, 255).astype(np.uint8), labels
+
+    (xtr, ytr), (xte, yte) = split(train), split(test)
+    return Dataset(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), list(CIFAR10_CLASSES),
+                   "tiny random dataset")
