@@ -35,8 +35,10 @@ def worker_options(settings: Settings) -> WorkerOptions:
     recipe = PRESETS[name].recipe if name in PRESETS else {}
     if settings.epochs is not None:
         recipe = {**recipe, "epochs": settings.epochs}
+    checkpoint = str(settings.checkpoint_dir.expanduser() / "last.pt") if settings.checkpoint_dir else None
     return WorkerOptions(name=name, spec=spec, recipe=recipe, data=settings.data, device=settings.device,
-                         probe_hz=settings.probe_hz, predictions_every=settings.predictions_every)
+                         probe_hz=settings.probe_hz, predictions_every=settings.predictions_every,
+                         checkpoint=checkpoint, checkpoint_every=settings.checkpoint_every)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

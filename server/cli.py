@@ -158,6 +158,8 @@ def command_serve(args: argparse.Namespace) -> int:
 
     resolve_device(args.device)  # --device cuda without a GPU: say so now, not on the page
     options = {"token": args.token} if args.token else {}  # else CONVSCOPE_TOKEN, else a random one
+    if args.checkpoint_dir:
+        options.update(checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
     settings = Settings(host=args.host, port=args.port, data=args.data, model=args.model,
                         epochs=args.epochs, device=args.device, probe_hz=args.probe_hz, **options)
     app = create_app(settings)
@@ -207,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="probe frames per second, at most (default 2)")
     serve.add_argument("--token", help="the owner's token, needed to change the run (default: a random "
                        "one per start, printed in the address)")
+    serve.add_argument("--checkpoint-dir", help="save the run here (last.pt) every --checkpoint-every seconds "
+                       "and on shutdown, and go on from it after a restart or a crash of the worker")
+    serve.add_argument("--checkpoint-every", type=float, default=60.0,
+                       help="seconds between checkpoints (default 60)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     serve.set_defaults(run=command_serve)
 

@@ -32,5 +32,7 @@ class Settings(BaseSettings):
     classify_burst: int = Field(20, ge=1)  # ... and back to back
     commands_per_minute: float = Field(120.0, gt=0)  # commands (and checkpoint downloads) per client address
     commands_burst: int = Field(30, ge=1)
+    checkpoint_dir: Path | None = None  # the run's checkpoints go here (last.pt); None: none are saved
+    checkpoint_every: float = Field(60.0, gt=0)  # seconds between checkpoints
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"

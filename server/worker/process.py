@@ -138,7 +138,8 @@ class Worker:
     async def _restart(self) -> None:
         code = self.process.exitcode
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        self.on_crash(f"the training worker stopped unexpectedly ({how}); starting a fresh run")
+        then = "restarting it from the run's last checkpoint" if self.options.checkpoint else "starting a fresh run"
+        self.on_crash(f"the training worker stopped unexpectedly ({how}); {then}")
         for future in self.replies.values():
             if not future.done():
                 future.set_exception(WorkerUnavailable("the training worker stopped before answering"))

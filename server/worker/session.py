@@ -9,6 +9,7 @@ at most options.probe_hz times a second and example predictions every few second
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import queue
 import signal
@@ -17,6 +18,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,7 +29,8 @@ from ..protocol import (DataProgress, DatasetInfo, Error, Eval, MetricPoint, Mod
                         ProbeSource, RunState, State)
 from ..summary import summarize
 from ..train import Command as FitCommand
-from ..train import DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer, save_checkpoint
+from ..train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer, load_checkpoint,
+                     restore, save_checkpoint)
 from ..train import resolve_device
 from ..train.divergence import DivergenceWatch
 from .feed import ClassifierFeed
@@ -50,6 +53,8 @@ class WorkerOptions:
     device: str = "auto"
     probe_hz: float = 2.0  # probe frames per second, at most
     predictions_every: float = 3.0  # seconds between example predictions
+    checkpoint: str | None = None  # the run's checkpoint file: saved periodically, resumed from at start
+    checkpoint_every: float = 60.0  # seconds between checkpoints
 
 
 @contextmanager
@@ -93,6 +98,7 @@ class Session:
         self.version = 0  # bumped whenever what a probe would show changes
         self.probed = self.predicted = -1  # the version last probed / predicted
         self.next_probe = self.next_predictions = self.next_parent_check = 0.0
+        self.next_checkpoint = time.monotonic() + options.checkpoint_every
         self.fit_first: list[FitCommand] = []  # a new fit starts unpaused: re-pause it
         self.divergence = DivergenceWatch(num_classes=10)  # NaN or exploding loss pauses the run
         self.stopping = False
@@ -120,9 +126,59 @@ class Session:
         self.sample = sample(dataset.test_labels)
         self.outbox.send(TestSet(dataset.test_images, dataset.test_labels, list(dataset.classes)))
         self.outbox.send(TrainSet(dataset.train_images, dataset.train_labels))
+        if self.resume():
+            return
         problem = self.start(self.name, self.spec, self.config)
         if problem:
             self.fail(problem)
+
+    # -- checkpoints (options.checkpoint) ---------------------------------------------------
+    def resume(self) -> bool:
+        """Go on from the run's last checkpoint, if there is one that can be trusted."""
+        path = Path(self.options.checkpoint) if self.options.checkpoint else None
+        if path is None or not path.exists():
+            return False
+        try:
+            checkpoint = load_checkpoint(path)
+            name = json.loads(path.with_suffix(".json").read_text())["name"]
+        except (CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
+            return self.distrust(path, f"the last checkpoint cannot be used ({e})")
+        problem = self.start(name, checkpoint.spec, checkpoint.config)
+        if problem:
+            return self.distrust(path, f"the last checkpoint cannot be used ({problem})")
+        try:
+            restore(self.trainer, checkpoint)
+        except (RuntimeError, ValueError, KeyError) as e:
+            return self.distrust(path, f"the last checkpoint does not fit this data ({str(e)[:200]})")
+        train = self.trainer.history["train"]
+        stride = max(1, len(train) // 2000)  # the mirror keeps about that many anyway
+        for i in range(0, len(train), stride):  # the charts come back whole
+            self.outbox.metric(MetricPoint(**train[i], time=time.time()))
+        self.status, self.message = "training", f"resumed from the checkpoint at step {checkpoint.step}"
+        self.version += 1
+        self.publish()
+        return True
+
+    def distrust(self, path: Path, message: str) -> bool:
+        """A damaged or unusable checkpoint: set aside (never trusted again), reported, not used."""
+        path.replace(path.with_suffix(".damaged"))
+        self.outbox.send(Error(message=f"{message}; it was renamed {path.with_suffix('.damaged').name} "
+                                       "and a fresh run starts"))
+        return False
+
+    def save(self) -> None:
+        """Write the run's checkpoint (atomically) and its name beside it."""
+        if not self.options.checkpoint or self.trainer is None or self.status not in ("training", "paused"):
+            return
+        path = Path(self.options.checkpoint)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(self.trainer, path)
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps({"name": self.name, "step": self.trainer.step_count}))
+            tmp.replace(path.with_suffix(".json"))
+        except (OSError, RuntimeError) as e:
+            self.outbox.send(Error(message=f"could not save the checkpoint {path}: {e}"))
 
     def start(self, name: str, spec: list, config: TrainConfig) -> str | None:
         """Build a fresh Trainer and train it; returns what went wrong, or None."""
@@ -189,6 +245,9 @@ class Session:
             self.next_parent_check = now + PARENT_CHECK
             parent = multiprocessing.parent_process()
             self.stopping |= parent is not None and not parent.is_alive()
+        if now >= self.next_checkpoint:
+            self.next_checkpoint = now + self.options.checkpoint_every
+            self.save()
         if self.trainer is not None:
             self.feed.tick(self.trainer, self.name, now, watched=self.viewers > 0,
                            training=self.status == "training")
@@ -353,6 +412,7 @@ class Session:
         return True, "noted", []
 
     def do_stop(self) -> tuple[bool, str, list[FitCommand]]:
+        self.save()  # on shutdown: nothing is lost
         self.stopping = True
         return True, "stopping", [FitCommand("stop")]
 
