@@ -26,6 +26,8 @@ from .config import TrainConfig
 from .device import has_fast_bf16, keep_freed_memory, resolve_device
 from .optim import apply_hyperparams, lr_factor, make_optimizer
 
+TRAIN_HISTORY_MAX = 20_000  # step records kept; past this, every other one is dropped (a live
+                            # run of hours stays a few MB in memory and in its checkpoints)
 LIVE_CHANGES = frozenset({"lr", "momentum", "nesterov", "weight_decay", "batch_size", "optimizer",
                           "schedule", "warmup", "label_smoothing", "crop_pad", "flip", "cutout",
                           "epochs", "eval_every", "flip_tta"})
@@ -161,7 +163,10 @@ class Trainer:
         metrics = StepMetrics(step=self.step_count, epoch=self.epoch, loss=loss_value,
                               accuracy=accuracy, lr=lr, batch_size=len(y),
                               images_per_second=len(y) / seconds, seconds=self.train_seconds)
-        self.history["train"].append(vars(metrics).copy())
+        train_history = self.history["train"]
+        train_history.append(vars(metrics).copy())
+        if len(train_history) > TRAIN_HISTORY_MAX:
+            del train_history[-2::-2]  # every other record, the newest kept
         return metrics
 
     @torch.no_grad()

@@ -16,6 +16,15 @@ def test_step_counts_images_and_epochs(make_trainer):
     assert len(trainer.history["train"]) == 1
 
 
+def test_train_history_is_thinned_past_its_bound(make_trainer, monkeypatch):
+    monkeypatch.setattr("server.train.loop.TRAIN_HISTORY_MAX", 6)
+    trainer = make_trainer()
+    for _ in range(7):
+        trainer.step()
+    # the 7th record made 7 > 6: records 6, 4, 2 went, 1, 3, 5, 7 stayed
+    assert [m["step"] for m in trainer.history["train"]] == [1, 3, 5, 7]
+
+
 def test_same_seed_gives_the_same_run(make_trainer):
     a, b = make_trainer(), make_trainer()
     losses_a = [a.step().loss for _ in range(5)]
