@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -38,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import torch
 from websockets.asyncio.client import connect
+
+from machine import describe
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / "../shared/datasets/cifar10-jpeg.zip"
 SETTLE = 3.0  # seconds after viewers connect before measuring (hello, first frames)
@@ -172,14 +172,6 @@ async def run(args: argparse.Namespace) -> list[Round]:
     return rounds
 
 
-def cpu_name() -> str:
-    info = Path("/proc/cpuinfo")
-    for line in info.read_text().splitlines() if info.exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else float("nan")
 
@@ -199,8 +191,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rounds = asyncio.run(run(args))
     step_ms, probe_ms = probe_share(args.data)
-    print(f"\nmachine: {cpu_name()}, {os.cpu_count()} cores, load average {load_before:.1f} before and "
-          f"{os.getloadavg()[0]:.1f} after; torch {torch.__version__}; python {platform.python_version()}")
+    print(f"\n{describe(load_before)}")
     print(f"command: python {' '.join(sys.argv)}")
     print(f"data: {args.data}; model: convnetjs (preset recipe), evaluation off; {args.rounds} rounds of "
           f"{args.seconds:g} s, alternating\n")
