@@ -16,6 +16,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from .routes.errors import ApiError
+from .security import same_origin
 
 COOKIE = "convscope_token"
 
@@ -44,7 +45,12 @@ def is_owner(conn: HTTPConnection) -> bool:
 
 
 def require_owner(conn: HTTPConnection) -> None:
-    """401 without a token, 403 with a wrong one."""
+    """401 without a token, 403 with a wrong one, or from a page of another origin.
+
+    The origin check backs up SameSite=Strict: "same site" ignores the port, so a page served by
+    another program on this machine (http://127.0.0.1:9000) would otherwise send the cookie."""
+    if not same_origin(conn.headers.get("origin"), conn.headers.get("host")):
+        raise ApiError(403, "refused: this command comes from a page of another site")
     given = presented_token(conn)
     if not given:
         raise ApiError(401, "only the owner can change the run: open the address `convscope serve` printed "

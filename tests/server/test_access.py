@@ -82,3 +82,13 @@ def test_token_comparison():
     assert token_matches("abc", "abc")
     assert not token_matches("abd", "abc") and not token_matches("", "abc") and not token_matches(None, "abc")
     assert not token_matches("abc", None)
+
+
+def test_a_page_of_another_origin_cannot_command_even_with_the_cookie(live):
+    with httpx.Client(base_url=live.url, cookies={COOKIE: live.token}) as browser:
+        port = live.url.rsplit(":", 1)[1]
+        for origin in ("http://evil.example", f"http://127.0.0.1:{int(port) + 1}"):
+            r = browser.post("/api/run/pause", headers={"Origin": origin})
+            assert r.status_code == 403 and "another site" in r.json()["detail"], origin
+        assert live.run()["status"] == "training"
+        assert browser.get("/api/session", headers={"Origin": live.url}).json()["owner"] is True
