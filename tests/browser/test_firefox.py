@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,10 @@ def test_page_works_in_firefox(live_server, tmp_path):
     firefox = subprocess.Popen([FIREFOX, "--headless", "--remote-debugging-port", str(port), "--profile", str(profile),
                                 "--no-remote"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        state, logs = asyncio.run(drive(live_server.url + "/", port, time.monotonic() + 60))
+        # a thread of its own: Playwright's sync API keeps an event loop running in this one
+        with ThreadPoolExecutor(1) as pool:
+            state, logs = pool.submit(asyncio.run, drive(live_server.url + "/", port,
+                                                         time.monotonic() + 60)).result()
     finally:
         firefox.terminate()
         try:
