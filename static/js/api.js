@@ -1,4 +1,4 @@
-// REST calls (docs/protocol-contract.md, "REST"). Every call resolves to an `ApiResult`; it never
+// REST calls (docs/protocol.md, REST). Every call resolves to an `ApiResult`; it never
 // throws for HTTP errors or a lost network, so views can show the message inline.
 
 /** @typedef {import('./types.js').RunState} RunState */

@@ -1,4 +1,4 @@
-// Decoding of binary probe frames (docs/protocol-contract.md, "Binary probe frame"):
+// Decoding of binary probe frames (docs/protocol.md, the binary probe frame):
 //
 //     "CSP1" | uint32 LE header length H | H bytes of UTF-8 JSON header | uint8 payload
 //
