@@ -32,3 +32,9 @@ def cifar_jpeg(cifar_jpeg_zip, tmp_path_factory):
 
     with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache"))}):
         return load_dataset(cifar_jpeg_zip, progress=lambda *_: None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    until the session ends, and tests that call asyncio.run (TestClient, the hub) fail after it."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
