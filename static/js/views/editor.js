@@ -109,7 +109,8 @@ export class EditorView {
       (note ? ` ${note}` : "") : note || "";
     this.#renderDraft();
     this.#show(result.body, null);
-    showMessage(this.el.applyMsg, "", "");
+    // following the live network keeps the answer to "Train this network"; a preset clears it
+    if (name !== LIVE) showMessage(this.el.applyMsg, "", "");
   }
 
   #setMode(mode) {
