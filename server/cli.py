@@ -158,10 +158,13 @@ def command_serve(args: argparse.Namespace) -> int:
 
     resolve_device(args.device)  # --device cuda without a GPU: say so now, not on the page
     options = {"token": args.token} if args.token else {}  # else CONVSCOPE_TOKEN, else a random one
-    if args.checkpoint_dir:
-        options.update(checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
-    settings = Settings(host=args.host, port=args.port, data=args.data, model=args.model,
-                        epochs=args.epochs, device=args.device, probe_hz=args.probe_hz, **options)
+    if args.runs_dir:
+        options["runs_dir"] = args.runs_dir  # else CONVSCOPE_RUNS_DIR, else the default folder
+    if args.model:
+        options["model"] = args.model
+    settings = Settings(host=args.host, port=args.port, data=args.data, epochs=args.epochs, device=args.device,
+                        probe_hz=args.probe_hz, checkpoint_every=args.checkpoint_every,
+                        fresh=bool(args.fresh or args.model or args.epochs), **options)
     app = create_app(settings)
     if not is_loopback(args.host) and settings.token is None:
         print(f"convscope: warning: listening on {args.host}, reachable from other machines, with a "
@@ -202,17 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data", help="as for train; default: download CIFAR-10 once into the cache")
-    serve.add_argument("--model", default="convnetjs", help="preset name or SPEC.json")
-    serve.add_argument("--epochs", type=float, help="length of the run (default: the preset's own)")
+    serve.add_argument("--model", help="train this preset or SPEC.json in a new run (default: go on with "
+                       "the last run, else convnetjs)")
+    serve.add_argument("--epochs", type=float, help="length of a new run (default: the preset's own)")
     serve.add_argument("--device", choices=DEVICES, default="auto")
     serve.add_argument("--probe-hz", type=float, default=2.0,
                        help="probe frames per second, at most (default 2)")
     serve.add_argument("--token", help="the owner's token, needed to change the run (default: a random "
                        "one per start, printed in the address)")
-    serve.add_argument("--checkpoint-dir", help="save the run here (last.pt) every --checkpoint-every seconds "
-                       "and on shutdown, and go on from it after a restart or a crash of the worker")
-    serve.add_argument("--checkpoint-every", type=float, default=60.0,
-                       help="seconds between checkpoints (default 60)")
+    serve.add_argument("--runs-dir", help="where runs are kept: runs.db and a checkpoint folder per run "
+                       "(default: ~/.local/share/convscope/runs)")
+    serve.add_argument("--fresh", action="store_true", help="start a new run rather than go on with the last one")
+    serve.add_argument("--checkpoint-every", type=float, default=30.0,
+                       help="seconds between checkpoints of the live run (default 30)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     serve.set_defaults(run=command_serve)
 

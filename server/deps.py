@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from .hub import Hub
 from .inference.live import LiveClassifier
 from .mirror import RunMirror
+from .runs import RunStore
 from .settings import Settings
 from .worker import Worker
 
@@ -30,6 +31,10 @@ def get_hub(conn: HTTPConnection) -> Hub:
     return conn.app.state.hub
 
 
+def get_store(conn: HTTPConnection) -> RunStore:
+    return conn.app.state.store
+
+
 def get_classifier(conn: HTTPConnection) -> LiveClassifier:
     return conn.app.state.classifier
 
@@ -38,4 +43,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 WorkerDep = Annotated[Worker, Depends(get_worker)]
 MirrorDep = Annotated[RunMirror, Depends(get_mirror)]
 HubDep = Annotated[Hub, Depends(get_hub)]
+StoreDep = Annotated[RunStore, Depends(get_store)]
 ClassifierDep = Annotated[LiveClassifier, Depends(get_classifier)]

@@ -92,6 +92,13 @@ class Hub:
         self.publish(State(run=run))
         self.publish(Error(message=message))
 
+    def resync(self) -> None:
+        """Send every client a fresh hello (the mirror's history was replaced)."""
+        for client in self.clients:
+            client.messages.clear()
+            client.resync = True
+            client.wake.set()
+
     def connect(self, send: Send) -> Client:
         client = Client(send, lambda: self.mirror.hello().to_json(), self.mirror.frame)
         self.clients.add(client)

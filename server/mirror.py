@@ -86,6 +86,13 @@ class RunMirror:
         elif isinstance(message, TestPredictions):
             self.test_predictions = message
 
+    def restore(self, train: list[dict], test: list[dict]) -> None:
+        """The charts of a run resumed from the run store."""
+        self.train = Downsampled()
+        for point in train:
+            self.train.add(MetricPoint(**point))
+        self.test = [EvalPoint(**point) for point in test]
+
     def hello(self) -> Hello:
         test = self.test
         if test and self.last_confusion is not None:  # the newest point carries its matrix

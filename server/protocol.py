@@ -62,6 +62,7 @@ class RunState(Wire):
     precision: Literal["bf16", "fp32"] = "fp32"
     probe: ProbeImage | None = None  # the test image probes run on (None until data is loaded)
     dataset: DatasetInfo | None = None  # None until data is loaded
+    run_id: str | None = None  # the run in the run store (GET /api/runs); None until one starts
 
 
 class LayerRow(Wire):
@@ -159,6 +160,8 @@ class ModelChanged(Wire):
     name: str
     spec: list[dict[str, Any]]  # normalised: every field present
     layers: list[LayerRow]
+    run_id: str  # a new run, or one resumed from its checkpoint
+    resumed_step: int | None = None  # the checkpoint's step when resumed: a hello with its history follows
 
 
 class Predictions(Wire):
@@ -236,6 +239,32 @@ class SessionInfo(Wire):
 
 class RunInfo(RunState):
     layers: list[LayerRow]
+
+
+class RunSummary(Wire):
+    """A run kept in the run store (server/runs/)."""
+    id: str
+    name: str  # the model's name
+    created: float  # unix time
+    updated: float  # unix time of its newest point or change
+    status: str  # as it was last
+    step: int
+    epoch: float
+    test_accuracy: float | None  # of its newest evaluation
+    checkpoint_step: int | None  # it can be resumed from this step; None: it cannot
+    config: dict[str, Any]
+    live: bool  # the run training now
+
+
+class RunList(Wire):
+    runs: list[RunSummary]  # the most recently active first
+    problem: str | None = None  # e.g. the run database was damaged and set aside at start
+
+
+class RunHistory(Wire):
+    run: RunSummary
+    train: list[MetricPoint]  # thinned evenly to at most `points`
+    test: list[EvalPoint]
 
 
 class CommandReply(Wire):

@@ -5,6 +5,7 @@ Tests build a Settings object and pass it to create_app (see tests/server/confte
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: templates/ and static/ live here
+
+
+def default_runs_dir() -> Path:
+    """$XDG_DATA_HOME/convscope/runs, else ~/.local/share/convscope/runs: runs are data, not cache."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "convscope" / "runs"
 
 
 class Settings(BaseSettings):
@@ -32,7 +39,8 @@ class Settings(BaseSettings):
     classify_burst: int = Field(20, ge=1)  # ... and back to back
     commands_per_minute: float = Field(120.0, gt=0)  # commands (and checkpoint downloads) per client address
     commands_burst: int = Field(30, ge=1)
-    checkpoint_dir: Path | None = None  # the run's checkpoints go here (last.pt); None: none are saved
-    checkpoint_every: float = Field(60.0, gt=0)  # seconds between checkpoints
+    runs_dir: Path = Field(default_factory=default_runs_dir)  # runs.db and a checkpoint folder per run
+    fresh: bool = False  # start a new run rather than go on with the last one
+    checkpoint_every: float = Field(30.0, gt=0)  # seconds between checkpoints of the live run
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"

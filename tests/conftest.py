@@ -8,6 +8,16 @@ from support import make_tiny_dataset
 SHARED_JPEG_ZIP = Path(__file__).resolve().parents[1] / "../shared/datasets/cifar10-jpeg.zip"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_home(tmp_path_factory):
+    """Runs kept by default (~/.local/share/convscope/runs) go to a temporary folder, never home."""
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, {"XDG_DATA_HOME": str(tmp_path_factory.mktemp("data-home"))}):
+        yield
+
+
 @pytest.fixture(scope="session")
 def cifar_jpeg_zip() -> Path:
     """All of CIFAR-10 as JPEGs in an image-folder zip, beside the repo on dev machines and CI."""

@@ -4,7 +4,8 @@ Commands go in with an id; each is answered by one Reply with the same id. TestS
 go out once, after the data is loaded, so the server can serve the images without loading the
 data itself. For classifying uploads the server also gets the live weights (Weights, about once
 a second), the training images' features (TrainFeatures, rebuilt in the background) and what
-each test image was classified as at the last evaluation (TestPredictions). Everything here is
+each test image was classified as at the last evaluation (TestPredictions), and whenever a
+checkpoint is written, Saved. Everything here is
 pickled by multiprocessing queues.
 """
 
@@ -18,7 +19,7 @@ import torch
 
 from ..protocol import RunState
 
-CommandKind = Literal["pause", "resume", "step", "reset", "hyperparams", "model", "probe",
+CommandKind = Literal["pause", "resume", "step", "reset", "hyperparams", "model", "open", "probe",
                       "checkpoint", "viewers", "classifying", "stop"]
 
 
@@ -35,6 +36,13 @@ class Reply:
     ok: bool  # whether the command took effect
     message: str
     run: RunState
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The run's checkpoint was written: the run can be resumed from this step."""
+    run_id: str
+    step: int
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ bounded one, read by a supervisor task that also notices when the process has di
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import multiprocessing
 import queue
@@ -38,6 +39,7 @@ class Worker:
     def __init__(self, options: WorkerOptions, on_event: Callable[[Any], None],
                  on_crash: Callable[[str], None]) -> None:
         self.options, self.on_event, self.on_crash = options, on_event, on_crash
+        self.resume = options.resume  # the run a restarted worker goes on with (set as runs change)
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.commands: Any = None
@@ -109,7 +111,8 @@ class Worker:
     def _spawn(self) -> None:
         self.commands = self.context.Queue(COMMAND_QUEUE_SIZE)
         self.events = self.context.Queue(EVENT_QUEUE_SIZE)
-        self.process = self.context.Process(target=main, args=(self.options, self.commands, self.events),
+        options = dataclasses.replace(self.options, resume=self.resume)
+        self.process = self.context.Process(target=main, args=(options, self.commands, self.events),
                                             name="convscope-worker", daemon=True)
         self.process.start()
         self.started_at = time.monotonic()
@@ -138,7 +141,7 @@ class Worker:
     async def _restart(self) -> None:
         code = self.process.exitcode
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        then = "restarting it from the run's last checkpoint" if self.options.checkpoint else "starting a fresh run"
+        then = "restarting it from the run's last checkpoint" if self.options.runs_dir else "starting a fresh run"
         self.on_crash(f"the training worker stopped unexpectedly ({how}); {then}")
         for future in self.replies.values():
             if not future.done():

@@ -9,7 +9,6 @@ at most options.probe_hz times a second and example predictions every few second
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import queue
 import signal
@@ -27,14 +26,15 @@ from ..data import DataError, Dataset, load_dataset
 from ..models import SpecError, get_preset
 from ..protocol import (DataProgress, DatasetInfo, Error, Eval, MetricPoint, ModelChanged, ProbeImage,
                         ProbeSource, RunState, State)
+from ..runs import checkpoint_path, new_run_id, read_run_name, write_run_name
 from ..summary import summarize
 from ..train import Command as FitCommand
-from ..train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer, load_checkpoint,
-                     restore, save_checkpoint)
+from ..train import (Checkpoint, CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer,
+                     load_checkpoint, restore, save_checkpoint)
 from ..train import resolve_device
 from ..train.divergence import DivergenceWatch
 from .feed import ClassifierFeed
-from .messages import Command, Reply, TestPredictions, TestSet, TrainSet
+from .messages import Command, Reply, Saved, TestPredictions, TestSet, TrainSet
 from .outbox import Outbox
 from .predictions import predictions, sample
 from .probes import probe
@@ -53,8 +53,9 @@ class WorkerOptions:
     device: str = "auto"
     probe_hz: float = 2.0  # probe frames per second, at most
     predictions_every: float = 3.0  # seconds between example predictions
-    checkpoint: str | None = None  # the run's checkpoint file: saved periodically, resumed from at start
-    checkpoint_every: float = 60.0  # seconds between checkpoints
+    runs_dir: str | None = None  # each run's checkpoint goes to runs_dir/<run id>/; None: none are saved
+    resume: str | None = None  # the run to go on with at start (from its checkpoint); None: a new run
+    checkpoint_every: float = 30.0  # seconds between checkpoints
 
 
 @contextmanager
@@ -85,6 +86,8 @@ class Session:
     def __init__(self, options: WorkerOptions, commands: Any, outbox: Outbox) -> None:
         self.options, self.commands, self.outbox = options, commands, outbox
         self.name, self.spec = options.name, options.spec
+        self.run_id: str | None = None
+        self.to_resume = options.resume  # used by the first load only
         self.config = TrainConfig().replace(**options.recipe)
         self.dataset: Dataset | None = None
         self.trainer: Trainer | None = None
@@ -126,75 +129,80 @@ class Session:
         self.sample = sample(dataset.test_labels)
         self.outbox.send(TestSet(dataset.test_images, dataset.test_labels, list(dataset.classes)))
         self.outbox.send(TrainSet(dataset.train_images, dataset.train_labels))
-        if self.resume():
+        resume, self.to_resume = self.to_resume, None
+        if resume and self.open(resume) is None:
             return
         problem = self.start(self.name, self.spec, self.config)
         if problem:
             self.fail(problem)
 
-    # -- checkpoints (options.checkpoint) ---------------------------------------------------
-    def resume(self) -> bool:
-        """Go on from the run's last checkpoint, if there is one that can be trusted."""
-        path = Path(self.options.checkpoint) if self.options.checkpoint else None
-        if path is None or not path.exists():
-            return False
+    # -- checkpoints (options.runs_dir) -----------------------------------------------------
+    def open(self, run_id: str) -> str | None:
+        """Go on with a run from its checkpoint; returns why it cannot, or None.
+
+        A checkpoint that is damaged or does not fit is set aside (renamed .damaged, never trusted
+        again) and reported."""
+        if not self.options.runs_dir:
+            return "runs are not kept (no runs folder)"
+        path = checkpoint_path(Path(self.options.runs_dir), run_id)
+        if not path.exists():
+            return f"run {run_id} has no checkpoint to go on from"
         try:
             checkpoint = load_checkpoint(path)
-            name = json.loads(path.with_suffix(".json").read_text())["name"]
+            name = read_run_name(Path(self.options.runs_dir), run_id)
         except (CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
-            return self.distrust(path, f"the last checkpoint cannot be used ({e})")
-        problem = self.start(name, checkpoint.spec, checkpoint.config)
+            return self.distrust(path, f"the checkpoint of run {run_id} cannot be used ({e})")
+        problem = self.start(name, checkpoint.spec, checkpoint.config, run_id, checkpoint)
         if problem:
-            return self.distrust(path, f"the last checkpoint cannot be used ({problem})")
-        try:
-            restore(self.trainer, checkpoint)
-        except (RuntimeError, ValueError, KeyError) as e:
-            return self.distrust(path, f"the last checkpoint does not fit this data ({str(e)[:200]})")
-        train = self.trainer.history["train"]
-        stride = max(1, len(train) // 2000)  # the mirror keeps about that many anyway
-        for i in range(0, len(train), stride):  # the charts come back whole
-            self.outbox.metric(MetricPoint(**train[i], time=time.time()))
-        self.status, self.message = "training", f"resumed from the checkpoint at step {checkpoint.step}"
-        self.version += 1
-        self.publish()
-        return True
+            return self.distrust(path, f"the checkpoint of run {run_id} cannot be used ({problem})")
+        return None
 
-    def distrust(self, path: Path, message: str) -> bool:
-        """A damaged or unusable checkpoint: set aside (never trusted again), reported, not used."""
+    def distrust(self, path: Path, message: str) -> str:
+        """Set a damaged or unusable checkpoint aside and report it; returns the report."""
         path.replace(path.with_suffix(".damaged"))
-        self.outbox.send(Error(message=f"{message}; it was renamed {path.with_suffix('.damaged').name} "
-                                       "and a fresh run starts"))
-        return False
+        message = f"{message}; it was renamed {path.with_suffix('.damaged').name}"
+        self.outbox.send(Error(message=message))
+        return message
 
     def save(self) -> None:
         """Write the run's checkpoint (atomically) and its name beside it."""
-        if not self.options.checkpoint or self.trainer is None or self.status not in ("training", "paused"):
+        if not self.options.runs_dir or self.trainer is None or self.status not in ("training", "paused", "finished"):
             return
-        path = Path(self.options.checkpoint)
+        runs_dir = Path(self.options.runs_dir)
+        path = checkpoint_path(runs_dir, self.run_id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             save_checkpoint(self.trainer, path)
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps({"name": self.name, "step": self.trainer.step_count}))
-            tmp.replace(path.with_suffix(".json"))
+            write_run_name(runs_dir, self.run_id, self.name, self.trainer.step_count)
         except (OSError, RuntimeError) as e:
             self.outbox.send(Error(message=f"could not save the checkpoint {path}: {e}"))
+            return
+        self.outbox.send(Saved(self.run_id, self.trainer.step_count))
 
-    def start(self, name: str, spec: list, config: TrainConfig) -> str | None:
-        """Build a fresh Trainer and train it; returns what went wrong, or None."""
+    def start(self, name: str, spec: list, config: TrainConfig, run_id: str | None = None,
+              checkpoint: Checkpoint | None = None) -> str | None:
+        """Train a network: a new run, or `run_id` from its checkpoint; returns what went wrong, or None."""
         try:
             trainer = Trainer(spec, self.dataset, config, device=self.device)
-        except (SpecError, ValueError, DeviceError, RuntimeError) as e:
-            return f"cannot build {name}: {e}"
+            if checkpoint is not None:
+                restore(trainer, checkpoint)
+        except (SpecError, ValueError, DeviceError, RuntimeError, KeyError) as e:
+            return f"cannot build {name}: {str(e)[:300]}"
+        self.save()  # the run it replaces keeps everything up to now
         self.trainer, self.name, self.spec, self.config = trainer, name, trainer.spec, config
+        self.run_id = run_id or new_run_id()
+        self.next_checkpoint = time.monotonic() + self.options.checkpoint_every
         self.feed.restart()
-        self.status, self.message, self.images_per_second = "training", None, 0.0
+        self.status, self.images_per_second = "training", 0.0
+        self.message = f"resumed from the checkpoint at step {checkpoint.step}" if checkpoint else None
         self.divergence = DivergenceWatch(num_classes=len(trainer.classes))
         self.version += 1
         self.next_probe = self.next_predictions = 0.0
         summary = summarize(name, trainer.spec, len(trainer.classes))
-        self.outbox.send(ModelChanged(name=name, spec=summary.spec, layers=summary.layers))
+        self.outbox.send(ModelChanged(name=name, spec=summary.spec, layers=summary.layers, run_id=self.run_id,
+                                      resumed_step=checkpoint.step if checkpoint else None))
         self.publish()
+        if checkpoint is None:
+            self.save()  # from its first step on, a crash resumes this run, not the one before
         return None
 
     def fit(self) -> None:
@@ -301,7 +309,7 @@ class Session:
             images_per_second=self.images_per_second, message=self.message,
             data_progress=self.progress, device=self.device,
             precision="bf16" if t and t.use_bf16 else "fp32", probe=probe_image,
-            dataset=dataset)
+            dataset=dataset, run_id=self.run_id)
 
     def publish(self) -> None:
         self.outbox.send(State(run=self.run_state()))
@@ -399,6 +407,13 @@ class Session:
             return False, f"no model to save: the run is {self.status}", []
         save_checkpoint(self.trainer, path)
         return True, f"saved step {self.trainer.step_count}", []
+
+    def do_open(self, run_id: str) -> tuple[bool, str, list[FitCommand]]:
+        """Go on with a kept run (the runs list's resume, or an uploaded checkpoint)."""
+        if self.dataset is None:
+            return False, f"no data to train on: the run is {self.status}", []
+        problem = self.open(run_id)
+        return (False, problem, []) if problem else (True, f"resumed run {run_id}", [FitCommand("stop")])
 
     def do_viewers(self, count: int) -> tuple[bool, str, list[FitCommand]]:
         if count > 0 and self.viewers == 0:

@@ -118,6 +118,7 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache")),
+           "CONVSCOPE_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
            # every test comes from 127.0.0.1: no rate limits (tests/server/test_limits.py tests them)
            "CONVSCOPE_CLASSIFY_BURST": "10000", "CONVSCOPE_COMMANDS_BURST": "10000"}

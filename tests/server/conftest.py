@@ -109,18 +109,19 @@ def tiny_settings(data: Path | str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def server(image_folder: Path, private_cache: Path) -> Iterator[LiveServer]:
+def server(image_folder: Path, private_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the session's tests; each test gets it training (see `live`)."""
-    with live_server(tiny_settings(image_folder)) as live:
+    with live_server(tiny_settings(image_folder, runs_dir=tmp_path_factory.mktemp("runs"))) as live:
         live.wait_for(lambda run: run["status"] == "training")
         live.http.patch("/api/run/hyperparams", json={"batch_size": 32})  # quick steps
         yield live
 
 
 @pytest.fixture
-def start_server(private_cache: Path) -> Callable[..., Any]:
-    """start_server(data, **settings): a context manager running another server of your own."""
-    return lambda data, **overrides: live_server(tiny_settings(data, **overrides))
+def start_server(private_cache: Path, tmp_path: Path) -> Callable[..., Any]:
+    """start_server(data, **settings): a context manager running another server of your own; its
+    runs are kept in tmp_path/runs unless runs_dir is given (a second one goes on with the last run)."""
+    return lambda data, **overrides: live_server(tiny_settings(data, **{"runs_dir": tmp_path / "runs", **overrides}))
 
 
 @pytest.fixture

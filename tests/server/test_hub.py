@@ -91,7 +91,7 @@ def test_viewers_are_counted_and_a_model_change_restarts_the_history():
     client = h.connect(Recorder().send)
     h.publish(Metrics(points=[point(1), point(2)]))
     assert h.mirror.run.step == 2 and len(h.mirror.train.points) == 2
-    h.publish(ModelChanged(name="x", spec=[], layers=[]))
+    h.publish(ModelChanged(name="x", spec=[], layers=[], run_id="20261124-000000-0000"))
     assert h.mirror.train.points == []
     h.disconnect(client)
     assert counts == [1, 0]

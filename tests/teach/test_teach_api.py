@@ -81,7 +81,7 @@ def test_summaries_carry_the_pattern(client):
 def test_the_live_network_is_readable_for_the_editor(app, client):
     assert client.get("/api/run/model").status_code == 409  # nothing built yet
     lenet = preset_summary("lenet")
-    app.state.mirror.apply(ModelChanged(name="lenet", spec=lenet.spec, layers=lenet.layers))
+    app.state.mirror.apply(ModelChanged(name="lenet", spec=lenet.spec, layers=lenet.layers, run_id="20261124-000000-0000"))
     reply = client.get("/api/run/model").json()
     assert (reply["name"], reply["spec"], reply["params"]) == ("lenet", lenet.spec, lenet.params)
     assert reply["pattern"]["fits"] is True

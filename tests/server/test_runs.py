@@ -1,0 +1,91 @@
+"""The run store and /api/runs: history kept per run, thinned on request, resumed, deleted, and a
+checkpoint upload that becomes a run; owner-only where it changes anything."""
+
+from __future__ import annotations
+
+import io
+
+from server.runs import RunStore
+
+
+def point(step: int, **extra) -> dict:
+    return {"step": step, "epoch": step / 10, "loss": 2.0 - step / 100, "accuracy": 0.1, "lr": 0.01,
+            "batch_size": 32, "images_per_second": 100.0, "seconds": step / 5, "time": 1e9 + step, **extra}
+
+
+def test_the_store_keeps_every_point_and_forgets_those_past_a_checkpoint(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    store.add_run("20261124-000000-0001", "lenet", [{"type": "flatten"}], {"lr": 0.1})
+    store.add_train("20261124-000000-0001", [point(s) for s in range(1, 101)])
+    store.add_test("20261124-000000-0001", {"step": 50, "epoch": 5.0, "loss": 1.0, "accuracy": 0.5,
+                                            "per_class": [0.5] * 10, "seconds": 10.0})
+    run = store.get("20261124-000000-0001")
+    assert (run.step, run.epoch, run.test_accuracy, run.spec) == (100, 10.0, 0.5, [{"type": "flatten"}])
+    train, test = store.history("20261124-000000-0001")
+    assert [p["step"] for p in train] == list(range(1, 101)) and test[0]["accuracy"] == 0.5
+    train, _ = store.history("20261124-000000-0001", points=10)  # every 10th, and the last
+    assert [p["step"] for p in train] == [1, 11, 21, 31, 41, 51, 61, 71, 81, 91, 100]
+    store.truncate("20261124-000000-0001", 40)
+    train, test = store.history("20261124-000000-0001")
+    assert train[-1]["step"] == 40 and test == [] and store.get("20261124-000000-0001").step == 40
+    store.add_train("20261124-000000-0001", [point(41, loss=9.0)])  # redone after the checkpoint
+    assert store.history("20261124-000000-0001")[0][-1]["loss"] == 9.0
+    store.delete("20261124-000000-0001")
+    assert store.runs() == [] and store.history("20261124-000000-0001") == ([], [])
+
+
+def test_runs_are_listed_with_their_curves(live):
+    live.wait_for(lambda run: run["step"] > 5)
+    answer = live.anonymous.get("/api/runs").json()  # reading is open
+    run = next(r for r in answer["runs"] if r["live"])
+    assert run["id"] == live.run()["run_id"] and run["name"] == "convnetjs" and answer["problem"] is None
+    history = live.anonymous.get(f"/api/runs/{run['id']}/history", params={"points": 10}).json()
+    steps = [p["step"] for p in history["train"]]
+    assert history["run"]["id"] == run["id"] and 10 <= len(steps) <= 12 and steps == sorted(steps)
+    assert live.anonymous.get("/api/runs/20000101-000000-0000/history").status_code == 404
+    assert live.anonymous.get("/api/runs/..%2F..%2Fetc/history").status_code in (404, 422)
+
+
+def test_resume_and_delete_are_the_owners_and_checked(live):
+    run_id = live.run()["run_id"]
+    for method, url in (("POST", f"/api/runs/{run_id}/resume"), ("DELETE", f"/api/runs/{run_id}")):
+        assert live.anonymous.request(method, url).status_code == 401
+        assert live.anonymous.request(method, url, headers={"Authorization": "Bearer wrong-token"}).status_code == 403
+    answer = live.http.delete(f"/api/runs/{run_id}")
+    assert answer.status_code == 409 and "live run" in answer.json()["detail"]
+    assert live.http.post("/api/runs/20000101-000000-0000/resume").status_code == 404
+
+
+def test_an_old_run_is_resumed_and_a_finished_one_deleted(start_server, image_folder, tmp_path):
+    with start_server(image_folder) as live:
+        first = live.wait_for(lambda run: run["status"] == "training" and run["step"] > 5)["run_id"]
+        live.http.post("/api/run/model", json={"name": "lenet"})
+        second = live.wait_for(lambda run: run["model"] == "lenet" and run["step"] > 2)["run_id"]
+        answer = live.http.post(f"/api/runs/{first}/resume")
+        assert answer.status_code == 200, answer.text
+        run = live.wait_for(lambda run: run["run_id"] == first and run["status"] == "training")
+        assert run["model"] == "convnetjs" and run["step"] > 5
+        assert live.app.state.mirror.train.points[0].step == 1  # its chart came back
+        assert live.http.delete(f"/api/runs/{second}").status_code == 204
+        assert second not in [r["id"] for r in live.http.get("/api/runs").json()["runs"]]
+        assert not (tmp_path / "runs" / second).exists()
+
+
+def test_an_uploaded_checkpoint_becomes_the_live_run(start_server, image_folder):
+    with start_server(image_folder) as live:
+        live.wait_for(lambda run: run["status"] == "training" and run["step"] > 5)
+        live.http.patch("/api/run/hyperparams", json={"lr": 0.033})
+        data = live.http.get("/api/checkpoint").content
+        step = live.run()["step"]
+        for body in (b"", b"garbage" * 100):
+            answer = live.http.post("/api/checkpoint", content=body,
+                                    headers={"Content-Type": "application/octet-stream"})
+            assert answer.status_code in (400, 422), answer.text
+        assert live.anonymous.post("/api/checkpoint", content=data).status_code == 401
+        answer = live.http.post("/api/checkpoint", params={"name": "mine"},
+                                files={"file": ("run.pt", io.BytesIO(data), "application/octet-stream")})
+        assert answer.status_code == 200, answer.text
+        run = live.wait_for(lambda run: run["message"] and "resumed" in run["message"])
+        assert run["model"] == "mine" and run["config"]["lr"] == 0.033 and run["step"] >= step - 1
+        runs = live.http.get("/api/runs").json()["runs"]
+        assert sum(r["name"] == "mine" for r in runs) == 1 and len(runs) == 2  # the failed uploads left nothing
