@@ -12,17 +12,21 @@
  */
 
 /**
+ * One request. A FormData body goes as multipart (the browser sets its boundary); any other body
+ * goes as JSON.
  * @param {string} method
  * @param {string} path
- * @param {any} [json]
+ * @param {any} [body]  JSON-able value, or FormData
  * @returns {Promise<ApiResult>}
  */
-export async function request(method, path, json) {
+export async function request(method, path, body) {
   /** @type {RequestInit} */
   const init = { method, headers: { Accept: "application/json" } };
-  if (json !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
+    init.body = JSON.stringify(body);
   }
   let response;
   try {
@@ -30,14 +34,25 @@ export async function request(method, path, json) {
   } catch (err) {
     return { ok: false, status: 0, message: "The server could not be reached.", body: null };
   }
-  let body = null;
+  let reply = null;
   try {
-    body = await response.json();
+    reply = await response.json();
   } catch {
-    body = null;
+    reply = null; // 204, or not JSON
   }
-  const ok = response.ok && !(body && body.ok === false);
-  return { ok, status: response.status, message: messageOf(body, response), body };
+  const ok = response.ok && !(reply && reply.ok === false);
+  return { ok, status: response.status, message: messageOf(reply, response), body: reply };
+}
+
+/**
+ * A file as a multipart form with one field, `file`.
+ * @param {Blob} file
+ * @param {string} fallbackName  when the Blob has no name (a pasted image)
+ */
+function fileForm(file, fallbackName) {
+  const form = new FormData();
+  form.append("file", file, /** @type {any} */ (file).name || fallbackName);
+  return form;
 }
 
 /**
@@ -47,24 +62,8 @@ export async function request(method, path, json) {
  * @param {{top?: number, neighbours?: number}} [options]
  * @returns {Promise<ApiResult>}
  */
-export async function classify(file, { top = 10, neighbours = 8 } = {}) {
-  const form = new FormData();
-  form.append("file", file, /** @type {any} */ (file).name || "pasted-image");
-  let response;
-  try {
-    response = await fetch(`/api/classify?top=${top}&neighbours=${neighbours}`,
-      { method: "POST", body: form, headers: { Accept: "application/json" } });
-  } catch (err) {
-    return { ok: false, status: 0, message: "The server could not be reached.", body: null };
-  }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  return { ok: response.ok, status: response.status, message: messageOf(body, response), body };
-}
+export const classify = (file, { top = 10, neighbours = 8 } = {}) =>
+  request("POST", `/api/classify?top=${top}&neighbours=${neighbours}`, fileForm(file, "pasted-image"));
 
 /** The most helpful text in a reply: `message`, then FastAPI's `detail` (a string or a list). */
 function messageOf(body, response) {
@@ -108,3 +107,4 @@ export const trainImageUrl = (index) => `/api/images/train/${index}.png`;
 
 /** The test images of one confusion-matrix cell. @param {number} truth @param {number} predicted */
 export const confusionCell = (truth, predicted) => request("GET", `/api/evaluation/confusion/${truth}/${predicted}`);
+
