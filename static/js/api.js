@@ -108,3 +108,28 @@ export const trainImageUrl = (index) => `/api/images/train/${index}.png`;
 /** The test images of one confusion-matrix cell. @param {number} truth @param {number} predicted */
 export const confusionCell = (truth, predicted) => request("GET", `/api/evaluation/confusion/${truth}/${predicted}`);
 
+/**
+ * The runs kept on the server, the most recently active first: body `{runs: [RunSummary], problem}`.
+ * @returns {Promise<ApiResult>}
+ */
+export const listRuns = () => request("GET", "/api/runs");
+
+/**
+ * A run's curves: body `{run: RunSummary, train: [MetricPoint], test: [EvalPoint]}`.
+ * @param {string} id  @param {number} [points]  training points, at most (thinned evenly)
+ */
+export const runHistory = (id, points = 500) =>
+  request("GET", `/api/runs/${encodeURIComponent(id)}/history?points=${points}`);
+
+/** Go on with a kept run from its checkpoint; it becomes the live run. @param {string} id */
+export const resumeRun = (id) => request("POST", `/api/runs/${encodeURIComponent(id)}/resume`);
+
+/** Forget a run (not the live one): 204. @param {string} id */
+export const deleteRun = (id) => request("DELETE", `/api/runs/${encodeURIComponent(id)}`);
+
+/**
+ * Upload a checkpoint file: it becomes a new run, and the live one.
+ * @param {Blob} file  @param {string} name  the run's name in the list
+ */
+export const uploadCheckpoint = (file, name) =>
+  request("POST", `/api/checkpoint?name=${encodeURIComponent(name)}`, fileForm(file, "checkpoint.pt"));

@@ -14,6 +14,7 @@ import { ModelsView } from "./views/models.js";
 import { NetworkView } from "./views/network.js";
 import { PredictionsView } from "./views/predictions.js";
 import { ProbePickerView } from "./views/probepicker.js";
+import { RunsView } from "./views/runs.js";
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 
@@ -48,6 +49,10 @@ const views = [
     loss: $("chart-loss"), acc: $("chart-acc"), lr: $("chart-lr"), ips: $("chart-ips"),
     smoothing: $("smoothing"), smoothingValue: $("smoothing-value"),
   }, invalidate),
+  new RunsView(store, {
+    details: $("runs"), count: $("runs-count"), problem: $("runs-problem"), rows: $("runs-rows"),
+    upload: $("runs-upload"), msg: $("runs-msg"), acc: $("runs-chart-acc"), loss: $("runs-chart-loss"),
+  }),
   new PredictionsView(store, { root: $("predictions"), step: $("pred-step") }),
   new EvaluationView(store, { root: $("eval"), step: $("eval-step") }),
   new NetworkView(store, {

@@ -127,7 +127,7 @@ export class Store {
       case "eval": return this.#eval(msg);
       case "model":
         this.layers = msg.layers || [];
-        if (this.run) this.run = { ...this.run, model: msg.name };
+        if (this.run) this.run = { ...this.run, model: msg.name, run_id: msg.run_id ?? this.run.run_id };
         this.#clearHistory();
         this.frame = null;
         this.layerSource = "probe"; // the upload's maps belong to the old network

@@ -23,6 +23,20 @@
  * @property {string} device
  * @property {"bf16"|"fp32"} precision
  * @property {{index: number, label: string}|null} [probe]  the test image probes run on
+ * @property {string|null} [run_id]   the run in the run store (GET /api/runs)
+ *
+ * @typedef {object} RunSummary      a run kept in the run store (GET /api/runs)
+ * @property {string} id
+ * @property {string} name           the model's name, or an uploaded checkpoint's
+ * @property {number} created        unix time (s)
+ * @property {number} updated        unix time (s) of its newest point or change
+ * @property {string} status         as it was last
+ * @property {number} step
+ * @property {number} epoch
+ * @property {number|null} test_accuracy    of its newest evaluation (0..1)
+ * @property {number|null} checkpoint_step  it can be resumed from this step; null: it cannot
+ * @property {Record<string, any>} config
+ * @property {boolean} live          the run training now
  *
  * @typedef {object} LayerRow
  * @property {number} index          top-level layer index (what probe blobs refer to)

@@ -22,7 +22,7 @@ const HEIGHT = 130;
  * @param {string} color
  * @param {{width?: number, faint?: boolean, points?: boolean, fmt?: (v: number) => string}} [opts]
  */
-function series(name, color, opts = {}) {
+export function series(name, color, opts = {}) {
   return {
     label: name,
     stroke: color,
@@ -33,7 +33,7 @@ function series(name, color, opts = {}) {
   };
 }
 
-function axes(yFormat) {
+export function axes(yFormat) {
   const grid = { stroke: "rgba(0,0,0,0.07)", width: 1 };
   return [
     { grid, ticks: { show: false }, values: (_u, vals) => vals.map((v) => formatCount(v)) },
@@ -42,7 +42,7 @@ function axes(yFormat) {
 }
 
 /** A y-range function that also copes with an empty chart (uPlot passes null bounds). */
-function guard(range) {
+export function guard(range) {
   return (u, min, max) => (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)
     ? [0, 1] : range(u, min, max));
 }
