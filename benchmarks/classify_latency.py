@@ -31,6 +31,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -172,7 +173,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     port = free_port()
     unlimited = {"CONVSCOPE_CLASSIFY_PER_MINUTE": "1000000", "CONVSCOPE_CLASSIFY_BURST": "1000000"}
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data", args.data,
+    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                               "--runs-dir", tempfile.mkdtemp(prefix="convscope-bench-"), "--data", args.data,
                                "--epochs", "1000", "--no-browser"], cwd=ROOT, env={**os.environ, **unlimited})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:

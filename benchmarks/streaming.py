@@ -32,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,7 @@ async def run(args: argparse.Namespace) -> list[Round]:
     port = free_port()
     token = secrets.token_urlsafe()  # the owner's: the benchmark switches evaluation off
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                               "--runs-dir", tempfile.mkdtemp(prefix="convscope-bench-"),
                                "--data", args.data, "--epochs", "1000", "--no-browser",
                                "--probe-hz", str(args.probe_hz), "--token", token],
                               stderr=subprocess.DEVNULL)

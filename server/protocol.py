@@ -247,7 +247,7 @@ class RunSummary(Wire):
     name: str  # the model's name
     created: float  # unix time
     updated: float  # unix time of its newest point or change
-    status: str  # as it was last
+    status: str  # the live run's status; "stopped" or "finished" for the others
     step: int
     epoch: float
     test_accuracy: float | None  # of its newest evaluation

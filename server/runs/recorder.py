@@ -50,6 +50,7 @@ class Recorder:
                 import_run(self.store, self.runs_dir, message.run_id)
             else:
                 self.store.truncate(message.run_id, message.resumed_step)
+            self.store.stop_others(message.run_id)
         elif self.run_id is None:
             return
         elif isinstance(message, Metrics):

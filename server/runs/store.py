@@ -115,6 +115,10 @@ class RunStore:
         self.db.execute(f"UPDATE runs SET {names}, updated = ? WHERE id = ?",
                         (*fields.values(), time.time(), run_id))
 
+    def stop_others(self, run_id: str) -> None:
+        """Only `run_id` is live: every other unfinished run is marked stopped."""
+        self.db.execute("UPDATE runs SET status = 'stopped' WHERE id != ? AND status != 'finished'", (run_id,))
+
     def get(self, run_id: str) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _record(row) if row else None

@@ -81,7 +81,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a damaged or foreign file
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]})") from None
+                              f"{first_line(e)[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a convscope checkpoint (no '{FORMAT}' marker)")
     if payload.get("version") != VERSION:
@@ -105,9 +105,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         checkpoint.build_model()
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: the weights do not fit its network: "
-                              f"{str(e).splitlines()[0][:300]}") from None
+        raise CheckpointError(f"{path}: the weights do not fit its network: {first_line(e)[:300]}") from None
     return checkpoint
+
+
+def first_line(error: Exception) -> str:
+    return next(iter(str(error).splitlines()), "")
 
 
 def restore(trainer: Any, checkpoint: Checkpoint) -> None:

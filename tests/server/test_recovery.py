@@ -74,6 +74,7 @@ def test_a_new_model_starts_a_new_run_and_keeps_the_old_one(start_server, image_
         second = live.wait_for(lambda run: run["model"] == "lenet" and run["status"] == "training")["run_id"]
         runs = {r["id"]: r for r in live.http.get("/api/runs").json()["runs"]}
         assert first != second and runs[second]["live"] and not runs[first]["live"]
+        assert runs[first]["status"] == "stopped" and runs[second]["status"] == "training"
         assert runs[first]["checkpoint_step"] >= 3  # saved when it was replaced
 
 

@@ -32,9 +32,10 @@ def test_missing_file(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
 
 
-def test_garbage_file(tmp_path):
+@pytest.mark.parametrize("content", [b"this is not a checkpoint", b""])
+def test_garbage_file(tmp_path, content):
     path = tmp_path / "bad.pt"
-    path.write_bytes(b"this is not a checkpoint")
+    path.write_bytes(content)  # an empty file: torch's error has no message at all
     with pytest.raises(CheckpointError, match="bad.pt is not a readable checkpoint"):
         load_checkpoint(path)
 
