@@ -19,6 +19,8 @@ Check = Callable[[Any], str | None]  # returns a problem, or None when the value
 
 DEFAULT_INPUT: Shape = (3, 32, 32)
 REQUIRED = object()  # marks a field without a default
+MAX_NESTING = 16  # blocks inside blocks; the presets nest one deep. Far deeper specs would crash the
+#                   server on recursion (checking them, and writing their layer tables as JSON).
 
 
 class SpecError(ValueError):
@@ -126,8 +128,9 @@ def nin_layers(layer: dict) -> list[dict]:
     return [first, {"type": "relu"}, one, {"type": "relu"}, dict(one), {"type": "relu"}]
 
 
-def _normalise(layer: Any, where: str, path: tuple[int, ...]) -> dict:
-    """Check a layer's type and fields, and its sublayers', and fill in defaults."""
+def _normalise(layer: Any, where: str, path: tuple[int, ...], nesting: int = 0) -> dict:
+    """Check a layer's type and fields, and its sublayers', and fill in defaults; `nesting` counts
+    the blocks around this layer."""
     known = ", ".join(FIELDS)
     if not isinstance(layer, dict):
         raise SpecError(f'{where}: a layer must be an object like {{"type": "conv", ...}}, got {_describe(layer)}',
@@ -160,13 +163,16 @@ def _normalise(layer: Any, where: str, path: tuple[int, ...]) -> dict:
         out[name] = layer[name]
     if kind == "pool" and out["stride"] is None:
         out["stride"] = out["size"]
+    if kind in ("residual", "inception") and nesting == MAX_NESTING:
+        raise SpecError(f"{where}: blocks may be nested at most {MAX_NESTING} deep", path)
     if kind == "residual":
-        out["layers"] = [_normalise(sub, f"{where}, layer {j}", path + (j,)) for j, sub in enumerate(out["layers"])]
+        out["layers"] = [_normalise(sub, f"{where}, layer {j}", path + (j,), nesting + 1)
+                         for j, sub in enumerate(out["layers"])]
     if kind == "inception":
         for b, branch in enumerate(out["branches"]):
             if not branch:
                 raise SpecError(f"{where}, branch {b}: a branch needs at least one layer", path + (b,))
-        out["branches"] = [[_normalise(sub, f"{where}, branch {b}, layer {j}", path + (b, j))
+        out["branches"] = [[_normalise(sub, f"{where}, branch {b}, layer {j}", path + (b, j), nesting + 1)
                             for j, sub in enumerate(branch)] for b, branch in enumerate(out["branches"])]
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,3 +37,22 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, e: RequestValidationError) -> JSONResponse:
         detail = "; ".join(describe(error) for error in e.errors())
         return JSONResponse({"detail": detail}, status_code=422)
+
+    document_problems(app)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what invalid_request sends: FastAPI documents every route's 422
+    as its own HTTPValidationError (a list of pydantic errors), but the reply is a Problem."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = build().setdefault("components", {}).setdefault("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas.setdefault("Problem", Problem.model_json_schema())
+                schemas["HTTPValidationError"] = {"$ref": "#/components/schemas/Problem"}
+                schemas.pop("ValidationError", None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to amend the schema

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from server.models import SpecError, validate
+from server.models.spec import MAX_NESTING
 
 FC10 = {"type": "fc", "units": 10}
 
@@ -163,6 +164,24 @@ def test_inception_branch_must_not_be_empty():
 def test_input_and_softmax_only_at_top_level():
     check([{"type": "residual", "layers": [{"type": "softmax"}]}, FC10],
           "layer 0 (residual), layer 0 (softmax): softmax is only allowed at the top level", (0, 0))
+
+
+def nested(depth: int, block) -> list:
+    """A conv wrapped in `depth` blocks made by block(layers)."""
+    layers = [{"type": "conv", "filters": 4, "size": 1}]
+    for _ in range(depth):
+        layers = [block(layers)]
+    return layers + [FC10]
+
+
+@pytest.mark.parametrize("block", [lambda layers: {"type": "residual", "layers": layers},
+                                   lambda layers: {"type": "inception", "branches": [layers]}])
+def test_blocks_nest_at_most_max_nesting_deep(block):
+    """A spec nested hundreds deep crashed the server (recursion, and its layer table as JSON)."""
+    assert len(validate(nested(MAX_NESTING, block))) == 2
+    e = error(nested(MAX_NESTING + 1, block))
+    assert f"blocks may be nested at most {MAX_NESTING} deep" in str(e) and len(e.path) > MAX_NESTING
+    assert "nested at most" in str(error(nested(5000, block)))
 
 
 def test_nin_error_names_the_block():

@@ -117,6 +117,16 @@ def server(image_folder: Path, private_cache: Path, tmp_path_factory: pytest.Tem
         yield live
 
 
+@pytest.fixture(scope="module")
+def module_server(image_folder: Path, private_cache: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server for one test module's own, training: for tests that change its run at will (the fuzz)."""
+    with live_server(tiny_settings(image_folder, runs_dir=tmp_path_factory.mktemp("runs"))) as live:
+        live.wait_for(lambda run: run["status"] == "training")
+        live.http.patch("/api/run/hyperparams", json={"batch_size": 32})  # quick steps
+        yield live
+
+
 @pytest.fixture
 def start_server(private_cache: Path, tmp_path: Path) -> Callable[..., Any]:
     """start_server(data, **settings): a context manager running another server of your own; its

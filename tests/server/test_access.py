@@ -8,24 +8,34 @@ import re
 
 import httpx
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
+from hostile import PROPERTY, foreign_origins, misplaced, not_the_owner, owner_routes
 from server.access import COOKIE, token_matches
 
-# routes that change nothing in the run: anyone may call them
-OPEN = {("POST", "/api/classify"), ("POST", "/api/models/summary"), ("POST", "/api/cost")}
-MUTATING = {"post", "put", "patch", "delete"}
+# a body per command that would change the run if it were carried out; others get {}
+CHANGES = {"/api/run/hyperparams": {"lr": 0.5, "batch_size": 64}, "/api/run/model": {"name": "lenet"},
+           "/api/run/probe": {"index": 1}}
 
 
 def mutating_routes(app) -> list[tuple[str, str]]:
-    """Every route that may change something, from the app's own OpenAPI schema, so a new route
-    cannot slip through unguarded."""
-    routes = []
-    for path, methods in app.openapi()["paths"].items():
-        for method in methods:
-            if method in MUTATING and (method.upper(), path) not in OPEN:
-                routes.append((method.upper(), re.sub(r"\{[^}]+\}", "0", path)))
-    return routes
+    """Every route that may change something (tests/hostile.py), path parameters filled with 0."""
+    return [(method, re.sub(r"\{[^}]+\}", "0", path)) for method, path in owner_routes(app)]
+
+
+def fingerprint(run: dict) -> dict:
+    """What a command would change: the status, the network, the hyperparameters, the probe image,
+    the run's id where the server has one (a reset also sets the step back)."""
+    return {key: run.get(key) for key in ("status", "model", "config", "probe", "run_id")}
+
+
+def assert_refused_and_unchanged(live, before: dict, response: httpx.Response, codes: tuple[int, ...]) -> None:
+    request = f"{response.request.method} {response.request.url.path} {dict(response.request.headers)}"
+    assert response.status_code in codes, (request, response.status_code, response.text)
+    after = live.run()
+    assert fingerprint(after) == fingerprint(before) and after["step"] >= before["step"], request
 
 
 def test_every_command_is_refused_without_the_token_and_changes_nothing(live):
@@ -92,3 +102,37 @@ def test_a_page_of_another_origin_cannot_command_even_with_the_cookie(live):
             assert r.status_code == 403 and "another site" in r.json()["detail"], origin
         assert live.run()["status"] == "training"
         assert browser.get("/api/session", headers={"Origin": live.url}).json()["owner"] is True
+
+
+def test_the_token_where_it_does_not_count_commands_nothing(live):
+    """The right token under another scheme, cookie or header, or in the query string: 401."""
+    for method, path in mutating_routes(live.app):
+        for request in misplaced(live.token):
+            before = live.run()
+            r = live.anonymous.request(method, path, json=CHANGES.get(path, {}), **request)
+            assert_refused_and_unchanged(live, before, r, (401,))
+
+
+@settings(PROPERTY, max_examples=150)
+@given(data=st.data())
+def test_no_credential_but_the_owners_token_ever_commands(live, data):
+    """Missing, wrong, prefixed, suffixed, mistyped tokens, as bearer or cookie: every command is
+    refused with 401 or 403 and the run stays as it was."""
+    method, path = data.draw(st.sampled_from(mutating_routes(live.app)), label="route")
+    request = data.draw(not_the_owner(live.token), label="request")
+    before = live.run()
+    r = live.anonymous.request(method, path, json=CHANGES.get(path, {}), **request)
+    assert_refused_and_unchanged(live, before, r, (401, 403))
+
+
+@settings(PROPERTY, max_examples=60)
+@given(data=st.data())
+def test_no_page_of_another_origin_ever_commands_even_with_the_token(live, data):
+    """The owner's cookie or bearer token sent by a page of another origin (tests/hostile.py): 403."""
+    method, path = data.draw(st.sampled_from(mutating_routes(live.app)), label="route")
+    origin = data.draw(foreign_origins(live.url.removeprefix("http://")), label="origin")
+    credential = data.draw(st.sampled_from([{"Cookie": f"{COOKIE}={live.token}"},
+                                            {"Authorization": f"Bearer {live.token}"}]), label="credential")
+    before = live.run()
+    r = live.anonymous.request(method, path, json=CHANGES.get(path, {}), headers={**credential, "Origin": origin})
+    assert_refused_and_unchanged(live, before, r, (403,))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from hostile import PROPERTY, foreign_origins
 from server.security import same_origin
 
 
@@ -39,6 +42,17 @@ def test_a_page_of_another_site_cannot_open_the_websocket(live):
     for origin in (f"http://{host}", None):  # the page itself, and scripts (no Origin)
         with connect(live.ws_url, origin=origin, open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+
+
+@settings(PROPERTY, max_examples=100)
+@given(data=st.data())
+def test_no_page_of_another_origin_ever_opens_the_websocket(live, data):
+    """Other hosts, other ports, other schemes, "null", look-alikes (tests/hostile.py): always 403."""
+    own = live.url.removeprefix("http://")
+    origin = data.draw(foreign_origins(own), label="origin")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(live.ws_url, origin=origin, open_timeout=10)
+    assert refused.value.response.status_code == 403
 
 
 def test_same_origin():
