@@ -26,7 +26,7 @@ from .protocol import ModelChanged, PresetInfo, RunState
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run,
                      runs, session, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
-from .security import SecurityHeaders
+from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
 from .settings import Settings
 from .summary import preset_summary
 from .train import TrainConfig
@@ -106,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "commands": RateLimiter(settings.commands_per_minute, settings.commands_burst)}
     errors.install(app)
     app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
+    if is_loopback(settings.host):
+        app.add_middleware(LoopbackHostsOnly)  # no DNS rebinding
     for module in (health, session, run, runs, models, images, checkpoint, ws, pages, cost, learn, classify,
                    evaluation):
         app.include_router(module.router)

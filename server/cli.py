@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .data import DataError, load_dataset
+from .security import is_loopback
 from .models import PRESETS, SpecError, format_table, get_preset, layer_table, load_spec, totals
 from .train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer,
                     resolve_device, save_checkpoint)
@@ -136,18 +137,6 @@ def command_classify(args: argparse.Namespace) -> int:
             for guess in top:
                 print(f"  {guess['p']:7.2%}  {guess['class']}")
     return 1 if failed else 0
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.1, ::1, localhost: reachable from this machine only."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: assume it is reachable from elsewhere
-        return False
 
 
 def command_serve(args: argparse.Namespace) -> int:

@@ -8,10 +8,15 @@
   on any site could otherwise open ws://127.0.0.1:8000/ws from a visitor's browser). Browsers
   always send Origin on a websocket; clients without one (scripts) are not browsers and may connect.
 - No CORS: no Access-Control-Allow-Origin is ever sent, so other sites' pages cannot read replies.
+- Bound to this machine only (127.0.0.1, the default), the server answers only requests addressed
+  to a loopback name (Host: localhost, 127.0.0.1, [::1]). A site whose name resolves to 127.0.0.1
+  (DNS rebinding) would otherwise be "same origin" with the page and could read everything open.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +27,49 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
            (b"referrer-policy", b"same-origin")]
 NO_POLICY = ("/docs", "/redoc")  # Swagger UI and ReDoc: inline scripts and a CDN
+
+log = logging.getLogger("convscope.security")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.1 (any 127.x), ::1, localhost: reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: assume it is reachable from elsewhere
+        return False
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: "[::1]:8000" -> "::1"."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class LoopbackHostsOnly:
+    """Pure ASGI middleware: refuses (400, or a refused websocket) a Host that is not a loopback name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not is_loopback(host_name(host)):
+                log.warning("convscope: refused a request for host %r (this server answers to localhost only)", host)
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = (b'{"detail": "this server answers to localhost only: open it as '
+                        b'http://127.0.0.1 or http://localhost (or start it with --host)"}')
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:

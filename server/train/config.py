@@ -7,6 +7,7 @@ server override them again. `TrainConfig.replace(**changes)` validates every cha
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -57,7 +58,7 @@ class TrainConfig:
 
 def _check_type(name: str, value: Any, kind: type) -> str | None:
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return None
+        return None if math.isfinite(value) else f"{name} must be a finite number, got {value!r}"
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return None
     if kind is bool and isinstance(value, bool):

@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from hostile import PROPERTY, foreign_origins
-from server.security import same_origin
+from server.security import host_name, is_loopback, same_origin
 
 
 def test_every_response_carries_the_security_headers(live):
@@ -61,3 +61,21 @@ def test_same_origin():
     assert not same_origin("http://127.0.0.1:8001", "127.0.0.1:8000")
     assert not same_origin("null", "127.0.0.1:8000") and not same_origin("http://a", None)
     assert not same_origin("file://", "127.0.0.1:8000")
+
+
+def test_a_rebound_host_name_is_refused(live):
+    """DNS rebinding: a site whose name resolves to 127.0.0.1 reaches the server with its own Host."""
+    port = live.url.rsplit(":", 1)[1]
+    for host in (f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", ""):
+        r = live.anonymous.get("/api/run", headers={"Host": host})
+        assert r.status_code == 400 and "localhost only" in r.json()["detail"], host
+        with pytest.raises(InvalidStatus):
+            connect(live.ws_url, additional_headers={"Host": host}, origin=f"http://{host}", open_timeout=10)
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"LOCALHOST:{port}"):
+        assert live.anonymous.get("/api/run", headers={"Host": host}).status_code == 200, host
+
+
+def test_host_names():
+    assert [host_name(h) for h in ("127.0.0.1:8000", "[::1]:80", "::1", "evil.example:80", "localhost")] == \
+        ["127.0.0.1", "::1", "::1", "evil.example", "localhost"]
+    assert is_loopback("127.0.0.2") and is_loopback("LOCALHOST") and not is_loopback("127.0.0.1.evil.example")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from server.cli import is_loopback
+from server.security import is_loopback
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ class Client:
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
                 return await client.request(method, url, **kwargs)
         return asyncio.run(send())
 

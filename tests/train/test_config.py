@@ -19,6 +19,9 @@ def test_defaults_are_valid_and_replace_changes_one_field():
     ({"schedule": "step"}, "schedule must be one of"),
     ({"warmup": 1.0}, "warmup must be a fraction"),
     ({"epochs": 0}, "epochs must be > 0"),
+    ({"epochs": float("nan")}, "epochs must be a finite number, got nan"),
+    ({"eval_every": float("inf")}, "eval_every must be a finite number, got inf"),
+    ({"lr": float("-inf")}, "lr must be a finite number"),
     ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
     ({"learning_rate": 0.1}, "unknown hyperparameter(s): learning_rate"),
 ])
