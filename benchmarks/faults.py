@@ -70,7 +70,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data", data,
                  "--runs-dir", str(runs_dir), "--checkpoint-every", str(checkpoint_every), "--no-browser",
-                 "--token", token], stderr=log)
+                 f"--token={token}"], stderr=log)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
                                  headers={"Authorization": f"Bearer {token}"})
 

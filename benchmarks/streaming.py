@@ -144,7 +144,7 @@ async def run(args: argparse.Namespace) -> list[Round]:
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
                                "--runs-dir", tempfile.mkdtemp(prefix="convscope-bench-"),
                                "--data", args.data, "--epochs", "1000", "--no-browser",
-                               "--probe-hz", str(args.probe_hz), "--token", token],
+                               "--probe-hz", str(args.probe_hz), f"--token={token}"],
                               stderr=subprocess.DEVNULL)
     rounds: list[Round] = []
     try:

@@ -124,7 +124,7 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
            "CONVSCOPE_CLASSIFY_BURST": "10000", "CONVSCOPE_COMMANDS_BURST": "10000"}
     token = secrets.token_urlsafe(16)
     command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data", str(data), "--device", "cpu", "--no-browser", "--token", token, *extra]
+               "--data", str(data), "--device", "cpu", "--no-browser", f"--token={token}", *extra]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", process, log, token)
