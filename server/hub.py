@@ -10,6 +10,7 @@ history, so it misses nothing and costs the server a bounded amount of memory.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,7 @@ from .mirror import RunMirror
 from .protocol import MESSAGES, Error, State
 
 MAX_MESSAGES = 200  # text messages waiting per client before it is resynced with a hello
+STALL_SECONDS = 30.0  # a send that cannot complete for this long: the client stopped reading
 LATEST_ONLY = frozenset({"state", "predictions"})  # a newer one makes the older worthless
 
 Send = Callable[[str | bytes], Awaitable[None]]
@@ -31,6 +33,7 @@ class Client:
         self.messages: deque[tuple[str, str]] = deque()  # (type, JSON text)
         self.frame = frame
         self.resync = True  # the next thing sent is a fresh hello
+        self.sending_since: float | None = None  # when the send under way began
         self.wake = asyncio.Event()
         self.wake.set()
 
@@ -65,7 +68,15 @@ class Client:
             await self.wake.wait()
             self.wake.clear()
             while (item := self.next()) is not None:
+                self.sending_since = time.monotonic()
                 await self.send(item)
+                self.sending_since = None
+
+    async def stalled(self) -> None:
+        """Returns once a send has waited STALL_SECONDS: the client stopped reading. Its connection
+        should then be closed, freeing the kernel's buffers for it (megabytes, outside the mailbox)."""
+        while self.sending_since is None or time.monotonic() - self.sending_since < STALL_SECONDS:
+            await asyncio.sleep(STALL_SECONDS / 4)
 
 
 class Hub:

@@ -38,7 +38,9 @@ async def live(websocket: WebSocket, hub: HubDep, settings: SettingsDep) -> None
             pass
 
     client = hub.connect(send)
-    tasks = {asyncio.create_task(client.run()), asyncio.create_task(until_closed())}
+    # the first to end ends the connection: sending failed, the client left, or it stopped reading
+    tasks = {asyncio.create_task(client.run()), asyncio.create_task(until_closed()),
+             asyncio.create_task(client.stalled())}
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

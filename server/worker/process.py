@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..protocol import Metrics
 from .messages import Command, CommandKind, Reply
 from .session import WorkerOptions, main
 
@@ -28,7 +29,7 @@ EVENT_QUEUE_SIZE = 32  # events in flight from the worker; the worker keeps the 
 COMMAND_QUEUE_SIZE = 64
 READ_TIMEOUT = 0.2  # seconds the reader waits for an event before checking the process
 STOP_TIMEOUT = 5.0  # seconds a stopping worker gets before it is terminated
-QUICK_DEATH = 30.0  # a worker that dies sooner than this restarts after a growing delay
+QUICK_DEATH = 30.0  # a worker that dies sooner than this, before training a step, restarts after a growing delay
 
 
 class WorkerUnavailable(Exception):
@@ -49,6 +50,7 @@ class Worker:
         self.viewers = 0
         self.quick_deaths = 0
         self.started_at = 0.0
+        self.trained = False  # the worker now running has trained a step
         self.stopping = False
         self.supervisor: asyncio.Task | None = None
 
@@ -115,7 +117,7 @@ class Worker:
         self.process = self.context.Process(target=main, args=(options, self.commands, self.events),
                                             name="convscope-worker", daemon=True)
         self.process.start()
-        self.started_at = time.monotonic()
+        self.started_at, self.trained = time.monotonic(), False
         if self.viewers:
             self.send("viewers", count=self.viewers)
 
@@ -136,6 +138,7 @@ class Worker:
             if future is not None and not future.done():
                 future.set_result(event)
         else:
+            self.trained |= isinstance(event, Metrics)
             self.on_event(event)
 
     async def _restart(self) -> None:
@@ -148,7 +151,8 @@ class Worker:
                 future.set_exception(WorkerUnavailable("the training worker stopped before answering"))
         self.commands.cancel_join_thread()  # its reader is gone: never wait to flush it
         lived = time.monotonic() - self.started_at
-        self.quick_deaths = self.quick_deaths + 1 if lived < QUICK_DEATH else 0
+        crash_loop = lived < QUICK_DEATH and not self.trained  # a worker that trained on was killed from outside
+        self.quick_deaths = self.quick_deaths + 1 if crash_loop else 0
         await asyncio.sleep(min(30.0, 0.5 * 2 ** self.quick_deaths) if self.quick_deaths else 0.0)
         if not self.stopping:
             self._spawn()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from server import hub as hub_module
 from server.hub import MAX_MESSAGES, Hub
 from server.mirror import Downsampled, RunMirror
 from server.protocol import MetricPoint, Metrics, ModelChanged, RunState, State
@@ -104,3 +105,22 @@ def test_history_is_downsampled_over_the_whole_run():
     steps = [p.step for p in history.points]
     assert 50 <= len(steps) <= 100 and steps[0] == 1 and steps[-1] > 9000
     assert len({b - a for a, b in zip(steps, steps[1:])}) == 1  # evenly spaced
+
+
+def test_a_client_whose_send_stalls_is_noticed(monkeypatch):
+    monkeypatch.setattr(hub_module, "STALL_SECONDS", 0.2)
+
+    async def scenario() -> None:
+        h = hub()
+        clients = [h.connect(r.send) for r in (Recorder(blocked=True), Recorder())]
+        runs = [asyncio.create_task(c.run()) for c in clients]
+        watches = [asyncio.create_task(c.stalled()) for c in clients]
+        h.publish(Metrics(points=[point(1)]))
+        await asyncio.sleep(0.1)
+        assert not any(w.done() for w in watches)  # not yet: a slow send is not a stall
+        await asyncio.sleep(0.4)
+        assert watches[0].done() and not watches[1].done()
+        for task in (*runs, *watches):
+            task.cancel()
+
+    asyncio.run(scenario())

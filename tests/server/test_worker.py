@@ -38,3 +38,37 @@ def test_missing_data_is_an_error_state_and_the_server_stays_up(tmp_path, start_
         reply = live.http.post("/api/run/pause").json()
         assert reply["ok"] is False and reply["run"]["status"] == "error"
         assert live.http.get("/api/images/test/0.png").status_code == 409
+
+
+def test_a_crash_loop_backs_off_but_a_worker_killed_while_training_comes_back_at_once(monkeypatch):
+    """Dying young before training a step (bad data, out of memory at start) doubles the wait;
+    a worker that trained and was then killed restarts without waiting."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from server.protocol import MetricPoint, Metrics
+    from server.worker import Worker, WorkerOptions
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("server.worker.process.asyncio.sleep", sleep)
+    worker = Worker(WorkerOptions(name="x", spec=[]), on_event=lambda e: None, on_crash=lambda m: None)
+    monkeypatch.setattr(worker, "_spawn", lambda: setattr(worker, "started_at", time.monotonic()) or
+                        setattr(worker, "trained", False))
+    worker.process = SimpleNamespace(exitcode=-9)
+    worker.commands = SimpleNamespace(cancel_join_thread=lambda: None)
+    point = MetricPoint(step=1, epoch=0.0, loss=2.3, accuracy=0.1, lr=0.1, batch_size=32,
+                        images_per_second=100.0, seconds=0.1, time=0.0)
+
+    async def deaths() -> None:
+        for trained in (False, False, False, True, False):
+            worker._spawn()
+            if trained:
+                worker._dispatch(Metrics(points=[point]))
+            await worker._restart()
+
+    asyncio.run(deaths())
+    assert waits == [1.0, 2.0, 4.0, 0.0, 1.0]

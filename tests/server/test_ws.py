@@ -8,6 +8,7 @@ import time
 
 from websockets.sync.client import connect
 
+from server import hub as hub_module
 from server.hub import MAX_MESSAGES
 from server.protocol import MAX_PROBE_BYTES, decode_probe
 
@@ -87,5 +88,28 @@ def test_a_client_that_never_reads_does_not_stall_the_others(live):
         assert time.time() - latest < 5  # live, not a backlog
         for client in live.app.state.hub.clients:  # the stuck one included: bounded
             assert len(client.messages) <= MAX_MESSAGES
+    finally:
+        stuck.close()
+
+
+def test_a_client_that_stopped_reading_is_let_go(live, monkeypatch):
+    """Its mailbox is bounded anyway, but the kernel holds megabytes for its socket until it is closed."""
+    monkeypatch.setattr(hub_module, "STALL_SECONDS", 1.0)
+    hub = live.app.state.hub
+    before = len(hub.clients)
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
+    stuck.sendall(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    try:
+        deadline = time.monotonic() + 10
+        while len(hub.clients) == before:  # connected
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        stalled_at = time.monotonic()
+        while len(hub.clients) > before:  # let go once the kernel's buffers filled and a send waited 1 s
+            assert time.monotonic() - stalled_at < 90, "a client that reads nothing was kept"
+            time.sleep(0.2)
     finally:
         stuck.close()
