@@ -161,6 +161,7 @@ def main() -> None:
 
     # the server itself, without warning
     server.wait(lambda run: server.live_record(run_id)["checkpoint_step"] > kills[-1].resumed_step + 20, 120)
+    time.sleep(rng.uniform(0.2, 0.8) * args.checkpoint_every)  # between two checkpoints
     saved = server.live_record(run_id)["checkpoint_step"]
     before = {table: stored(runs_dir, run_id, table) for table in ("train", "test")}
     step_at_kill = server.run()["step"]
@@ -193,10 +194,10 @@ def main() -> None:
     print(f"\nworker kills: {len(kills)}, came back {sum(k.same_run for k in kills)} times; steps lost: "
           f"mean {sum(lost) / len(lost):.0f}, max {max(lost)}; resumed from the newest checkpoint: "
           f"{sum(k.resumed_step >= k.checkpoint_step for k in kills)}/{len(kills)}")
-    print("\n| server SIGKILL | step at kill | newest checkpoint | resumed at | down (s) | train history kept "
-          "| evaluations kept | run.db integrity |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| 1 | {step_at_kill:,} | {saved:,} | {resumed:,} | {down:.1f} | "
+    print("\n| server SIGKILL | step at kill | newest checkpoint | resumed at | steps lost | down (s) "
+          "| train history kept | evaluations kept | run.db integrity |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| 1 | {step_at_kill:,} | {saved:,} | {resumed:,} | {step_at_kill - resumed:,} | {down:.1f} | "
           f"{'identical' if train_same else 'CHANGED'} ({len(kept(after['train'])):,} points) | "
           f"{'identical' if test_same else 'CHANGED'} ({len(kept(after['test']))}) | {integrity} |")
 
