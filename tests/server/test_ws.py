@@ -73,12 +73,18 @@ def test_metrics_and_probe_frames_arrive_and_decode_to_the_documented_shapes(liv
     assert grad.min == -grad.max and (4, "filter_grad") in blobs
 
 
-def test_a_client_that_never_reads_does_not_stall_the_others(live):
+def never_reading_client(live) -> socket.socket:
+    """A websocket handshake on a socket with a tiny receive buffer, whose owner never reads."""
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
     stuck.sendall(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    return stuck
+
+
+def test_a_client_that_never_reads_does_not_stall_the_others(live):
+    stuck = never_reading_client(live)
     try:
         time.sleep(1)  # it reads nothing, ever (tests/server/test_hub.py: what its mailbox does)
         with connect(live.ws_url) as ws:
@@ -97,11 +103,7 @@ def test_a_client_that_stopped_reading_is_let_go(live, monkeypatch):
     monkeypatch.setattr(hub_module, "STALL_SECONDS", 1.0)
     hub = live.app.state.hub
     before = len(hub.clients)
-    stuck = socket.socket()
-    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
-    stuck.sendall(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    stuck = never_reading_client(live)
     try:
         deadline = time.monotonic() + 10
         while len(hub.clients) == before:  # connected
