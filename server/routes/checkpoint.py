@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from starlette.background import BackgroundTask
 from ..deps import MirrorDep, SettingsDep, StoreDep, WorkerDep
 from ..limits import limit
 from ..protocol import CommandReply, Problem
-from ..runs import checkpoint_path, forget_run, import_run, new_run_id, write_run_name
+from ..runs import add_run_from, checkpoint_path, forget_run, new_run_id, write_run_name
 from ..train import CheckpointError, load_checkpoint
 from .classify import read_upload
 from .errors import ApiError
@@ -66,7 +67,7 @@ async def upload(request: Request, worker: WorkerDep, mirror: MirrorDep, setting
         path.write_bytes(data)
         checkpoint = await asyncio.to_thread(load_checkpoint, path)  # checked before anything trusts it
         write_run_name(runs_dir, run_id, name, checkpoint.step)
-        import_run(store, runs_dir, run_id)
+        add_run_from(store, run_id, name, checkpoint, when=time.time())
         answer = await send_command(worker, mirror, settings, "open", run_id=run_id)
         if not answer.ok:
             raise ApiError(409, answer.message)
@@ -77,4 +78,3 @@ async def upload(request: Request, worker: WorkerDep, mirror: MirrorDep, setting
         forget_run(store, runs_dir, run_id)
         raise
     return reply(answer)
-

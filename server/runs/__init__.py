@@ -1,8 +1,8 @@
 """Runs kept on disk: the SQLite run store, the run folders, and the recorder that fills them."""
 
 from .files import checkpoint_path, new_run_id, read_run_name, run_folder, write_run_name
-from .recorder import Recorder, forget_run, import_run, import_runs
+from .recorder import Recorder, add_run_from, forget_run, import_runs
 from .store import RunRecord, RunStore
 
-__all__ = ["Recorder", "RunRecord", "RunStore", "forget_run", "import_run", "import_runs", "checkpoint_path", "new_run_id", "read_run_name", "run_folder",
-           "write_run_name"]
+__all__ = ["Recorder", "RunRecord", "RunStore", "add_run_from", "checkpoint_path", "forget_run",
+           "import_runs", "new_run_id", "read_run_name", "run_folder", "write_run_name"]

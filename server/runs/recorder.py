@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import Eval, EvalPoint, Metrics, ModelChanged, State
-from ..train import CheckpointError, load_checkpoint
+from ..train import Checkpoint, CheckpointError, load_checkpoint
 from ..worker.messages import Saved
 from .files import RUN_ID, checkpoint_path, read_run_name, run_folder
 from .store import RunStore
@@ -76,13 +76,17 @@ def import_run(store: RunStore, runs_dir: Path, run_id: str) -> bool:
     except (CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
         log.warning("convscope: run %s cannot be imported: %s", run_id, e)
         return False
-    when = path.stat().st_mtime
+    add_run_from(store, run_id, name, checkpoint, when=path.stat().st_mtime)
+    return True
+
+
+def add_run_from(store: RunStore, run_id: str, name: str, checkpoint: Checkpoint, when: float) -> None:
+    """Add a run to the database from its loaded checkpoint: settings and the history it holds."""
     store.add_run(run_id, name, checkpoint.spec, checkpoint.config.to_dict(), status="paused", created=when)
     store.add_train(run_id, [{**p, "time": when} for p in checkpoint.history.get("train", [])])
     for point in checkpoint.history.get("test", []):
         store.add_test(run_id, point)
     store.update_run(run_id, step=checkpoint.step, checkpoint_step=checkpoint.step)
-    return True
 
 
 def import_runs(store: RunStore, runs_dir: Path) -> int:
