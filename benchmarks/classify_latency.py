@@ -134,7 +134,7 @@ def images_per_second(http: httpx.Client, seconds: float, load: Kind | None) -> 
 
 def search_times(rows: int, dim: int, repeats: int = 200) -> list[float]:
     """ms per FeatureIndex.search over `rows` unit vectors, one thread, as the server runs it."""
-    from server.inference import FeatureIndex
+    from convscope.inference import FeatureIndex
 
     torch.set_num_threads(1)
     features = torch.nn.functional.normalize(torch.randn(rows, dim), dim=1).to(torch.float16)
@@ -173,7 +173,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     port = free_port()
     unlimited = {"CONVSCOPE_CLASSIFY_PER_MINUTE": "1000000", "CONVSCOPE_CLASSIFY_BURST": "1000000"}
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--port", str(port),
                                "--runs-dir", tempfile.mkdtemp(prefix="convscope-bench-"), "--data", args.data,
                                "--epochs", "1000", "--no-browser"], cwd=ROOT, env={**os.environ, **unlimited})
     try:

@@ -68,7 +68,7 @@ class Server:
         self.log = runs_dir.parent / f"{runs_dir.name}-server.log"
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data", data,
+                [sys.executable, "-m", "convscope", "serve", "--port", str(self.port), "--data", data,
                  "--runs-dir", str(runs_dir), "--checkpoint-every", str(checkpoint_every), "--no-browser",
                  f"--token={token}"], stderr=log)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,

@@ -520,7 +520,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Window], Stall 
     small, photo = upload_images(args.data, args.photo_size)
     log = tmp / "server.log"
     with log.open("wb") as err:  # a run store of its own: the benchmark's runs do not join the user's
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--port", str(port),
                                    "--runs-dir", str(tmp / "runs"), "--data", args.data, "--epochs", "1000",
                                    "--no-browser", f"--token={token}"],  # = : a token may start with '-'
                                   cwd=ROOT, env={**os.environ, **RAISED}, stderr=err)

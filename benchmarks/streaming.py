@@ -110,11 +110,11 @@ async def measure(http: httpx.AsyncClient, ws_url: str, n: int, seconds: float, 
 
 def probe_share(data: str) -> tuple[float, float]:
     """(ms per training step, ms per probe) of the preset in this process."""
-    from server.data import load_dataset
-    from server.models import get_preset
-    from server.protocol import ProbeSource
-    from server.train import TrainConfig, Trainer
-    from server.worker.probes import probe
+    from convscope.data import load_dataset
+    from convscope.models import get_preset
+    from convscope.protocol import ProbeSource
+    from convscope.train import TrainConfig, Trainer
+    from convscope.worker.probes import probe
 
     preset = get_preset("convnetjs")
     dataset = load_dataset(data, progress=lambda *_: None)
@@ -141,7 +141,7 @@ def free_port() -> int:
 async def run(args: argparse.Namespace) -> list[Round]:
     port = free_port()
     token = secrets.token_urlsafe()  # the owner's: the benchmark switches evaluation off
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--port", str(port),
                                "--runs-dir", tempfile.mkdtemp(prefix="convscope-bench-"),
                                "--data", args.data, "--epochs", "1000", "--no-browser",
                                "--probe-hz", str(args.probe_hz), f"--token={token}"],

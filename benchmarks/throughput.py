@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from machine import describe
-from server.data import load_dataset
-from server.data.augment import random_crop, random_flip
-from server.models import get_preset
-from server.train import TrainConfig, Trainer
+from convscope.data import load_dataset
+from convscope.data.augment import random_crop, random_flip
+from convscope.models import get_preset
+from convscope.train import TrainConfig, Trainer
 
 MODELS = ("convnetjs", "vgg-mini", "fast")
 

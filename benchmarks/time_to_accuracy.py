@@ -15,9 +15,9 @@ import os
 
 
 from machine import describe
-from server.data import load_dataset
-from server.models import get_preset
-from server.train import EvalMetrics, TrainConfig, Trainer
+from convscope.data import load_dataset
+from convscope.models import get_preset
+from convscope.train import EvalMetrics, TrainConfig, Trainer
 
 MARKS = {"fast": (0.80, 0.90, 0.93), "convnetjs": (0.50, 0.60, 0.70)}
 

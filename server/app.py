@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .access import new_token
+from .assets import package_folder
 from .hub import Hub
 from .inference.live import LiveClassifier
 from .limits import RateLimiter
@@ -111,5 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, session, run, runs, models, images, checkpoint, ws, pages, cost, learn, classify,
                    evaluation):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
+    app.mount("/static", StaticFiles(directory=package_folder("static")), name="static")
     return app

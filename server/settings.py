@@ -12,9 +12,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: templates/ and static/ live here
-
-
 def default_runs_dir() -> Path:
     """$XDG_DATA_HOME/convscope/runs, else ~/.local/share/convscope/runs: runs are data, not cache."""
     xdg = os.environ.get("XDG_DATA_HOME")
@@ -42,5 +39,3 @@ class Settings(BaseSettings):
     runs_dir: Path = Field(default_factory=default_runs_dir)  # runs.db and a checkpoint folder per run
     fresh: bool = False  # start a new run rather than go on with the last one
     checkpoint_every: float = Field(30.0, gt=0)  # seconds between checkpoints of the live run
-    templates_dir: Path = ROOT / "templates"
-    static_dir: Path = ROOT / "static"

@@ -38,7 +38,7 @@ def cifar_jpeg(cifar_jpeg_zip, tmp_path_factory):
     import os
     from unittest import mock
 
-    from server.data import load_dataset
+    from convscope.data import load_dataset
 
     with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(tmp_path_factory.mktemp("cache"))}):
         return load_dataset(cifar_jpeg_zip, progress=lambda *_: None)

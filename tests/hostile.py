@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from server.access import COOKIE
+from convscope.access import COOKIE
 
 # Derandomized: a failure shows again on the next run. Tests set max_examples (CI has 2 cores).
 # Function-scoped fixtures (`live`) are fine here: every example leaves the server as it found it.

@@ -7,7 +7,7 @@ def make_tiny_dataset(train: int = 256, test: int = 128, seed: int = 0):
     """Random 32x32 images whose mean colour depends on the class: learnable in a few steps."""
     import numpy as np
 
-    from server.data import CIFAR10_CLASSES, Dataset
+    from convscope.data import CIFAR10_CLASSES, Dataset
 
     rng = np.random.default_rng(seed)
     palette = rng.integers(40, 216, (10, 3))

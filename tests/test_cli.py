@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.cli import main
-from server.data import CIFAR10_CLASSES
+from convscope.cli import main
+from convscope.data import CIFAR10_CLASSES
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import torch
 from support import make_tiny_dataset
 from PIL import Image
 
-from server.cli import main
-from server.data import CIFAR10_CLASSES
-from server.inference.explain import to_input
-from server.models import get_preset
-from server.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from convscope.cli import main
+from convscope.data import CIFAR10_CLASSES
+from convscope.inference.explain import to_input
+from convscope.models import get_preset
+from convscope.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ..deps import SettingsDep
 from .pages import templates
 
 router = APIRouter(prefix="/learn", tags=["pages"])
@@ -17,8 +16,8 @@ PAGES = {"conv": "learn_conv.html", "pool": "learn_pool.html", "cost": "learn_co
 
 
 @router.get("/{topic}", response_class=HTMLResponse, include_in_schema=False)
-def learn(topic: str, request: Request, settings: SettingsDep) -> HTMLResponse:
+def learn(topic: str, request: Request) -> HTMLResponse:
     if topic not in PAGES:
         return HTMLResponse(f"No page /learn/{topic}: try {', '.join(f'/learn/{t}' for t in PAGES)}.",
                             status_code=404)
-    return templates(settings.templates_dir).TemplateResponse(request, PAGES[topic], {"topic": topic})
+    return templates().TemplateResponse(request, PAGES[topic], {"topic": topic})

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..access import COOKIE, token_matches
+from ..assets import package_folder
 from ..deps import SettingsDep
 
 router = APIRouter(tags=["pages"])
 
 
 @cache
-def templates(directory: Path) -> Jinja2Templates:
-    return Jinja2Templates(directory=directory)
+def templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=package_folder("templates"))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -29,4 +29,4 @@ def index(request: Request, settings: SettingsDep, token: str | None = None) -> 
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
         return response
-    return templates(settings.templates_dir).TemplateResponse(request, "index.html")
+    return templates().TemplateResponse(request, "index.html")

@@ -123,7 +123,7 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
            # every test comes from 127.0.0.1: no rate limits (tests/server/test_limits.py tests them)
            "CONVSCOPE_CLASSIFY_BURST": "10000", "CONVSCOPE_COMMANDS_BURST": "10000"}
     token = secrets.token_urlsafe(16)
-    command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--data", str(data), "--device", "cpu", "--no-browser", f"--token={token}", *extra]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

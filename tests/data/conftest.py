@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.data import CIFAR10_CLASSES
+from convscope.data import CIFAR10_CLASSES
 
 PER_BATCH = 20  # images per batch file: small, same format as the official 10,000
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

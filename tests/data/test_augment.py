@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.data.augment import CIFAR10_MEAN, CIFAR10_STD, cutout, normalize, random_crop, random_flip
+from convscope.data.augment import CIFAR10_MEAN, CIFAR10_STD, cutout, normalize, random_crop, random_flip
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from server.data import CIFAR10_CLASSES, DataError, load_dataset
+from convscope.data import CIFAR10_CLASSES, DataError, load_dataset
 
 ROW, COL, RGB = 3, 7, (200, 100, 50)  # the pixel conftest plants in data_batch_1's first image
 

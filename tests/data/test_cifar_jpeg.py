@@ -1,7 +1,7 @@
 """The real thing: all 60,000 CIFAR-10 JPEGs from the shared zip, decoded once, then cached."""
 import numpy as np
 
-from server.data import CIFAR10_CLASSES, load_dataset
+from convscope.data import CIFAR10_CLASSES, load_dataset
 
 
 def decoding(calls):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.data import CIFAR10_CLASSES, DataError, load_dataset
-from server.data import imagefolder
+from convscope.data import CIFAR10_CLASSES, DataError, load_dataset
+from convscope.data import imagefolder
 
 COLOURS = {"dog": (0, 0, 255), "cat": (255, 0, 0), "emu": (0, 255, 0)}  # emu: train only
 

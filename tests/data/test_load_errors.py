@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from server.data import DataError, load_dataset
+from convscope.data import DataError, load_dataset
 
 
 def test_missing_path(tmp_path):

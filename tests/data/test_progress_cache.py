@@ -1,8 +1,8 @@
 """Progress reporting (tqdm or a throttled callback) and the cache folder's location."""
 from pathlib import Path
 
-from server.data import cache_dir
-from server.data.progress import Throttled, TqdmProgress, reporter
+from convscope.data import cache_dir
+from convscope.data.progress import Throttled, TqdmProgress, reporter
 
 
 def test_throttled_passes_first_last_and_stage_changes():

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from server.data import DataError, load_dataset
-from server.data import load as load_module
-from server.data.download import download
+from convscope.data import DataError, load_dataset
+from convscope.data import load as load_module
+from convscope.data.download import download
 
 
 def stages(calls):

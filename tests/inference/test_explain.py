@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from server.inference import classify, gradcam_layer
-from server.inference.explain import to_input
-from server.models import build_model, get_preset
-from server.worker.probes import capture
+from convscope.inference import classify, gradcam_layer
+from convscope.inference.explain import to_input
+from convscope.models import build_model, get_preset
+from convscope.worker.probes import capture
 
 
 @pytest.fixture(scope="module")

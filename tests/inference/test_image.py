@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.inference import MAX_BYTES, ImageError, decode_image
+from convscope.inference import MAX_BYTES, ImageError, decode_image
 
 from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb, with_orientation
 

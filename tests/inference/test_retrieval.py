@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from server.inference import FeatureIndex, embed, feature_layer
-from server.inference.explain import to_input
-from server.inference.retrieval import MAX_DIM
-from server.models import build_model, get_preset
+from convscope.inference import FeatureIndex, embed, feature_layer
+from convscope.inference.explain import to_input
+from convscope.inference.retrieval import MAX_DIM
+from convscope.models import build_model, get_preset
 
 
 def images(n: int, seed: int = 0) -> torch.Tensor:

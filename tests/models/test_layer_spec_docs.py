@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.models.spec import FIELDS
+from convscope.models.spec import FIELDS
 
 DOC = (Path(__file__).parents[2] / "docs" / "layer-spec.md").read_text()
 HEADINGS = re.findall(r"^### (.+)$", DOC, flags=re.M)

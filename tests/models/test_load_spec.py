@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from server.models import PRESETS, SpecError, UnknownModel, load_spec
+from convscope.models import PRESETS, SpecError, UnknownModel, load_spec
 
 SPEC = [{"type": "conv", "filters": 4, "size": 3}, {"type": "fc", "units": 10}]
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from server.models import PRESETS, SpecError, build_model, layer_table, totals
-from server.models.network import Inception, Residual
+from convscope.models import PRESETS, SpecError, build_model, layer_table, totals
+from convscope.models.network import Inception, Residual
 
 FC10 = {"type": "fc", "units": 10}
 LAYERS = [

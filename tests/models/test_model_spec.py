@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from server.models import SpecError, validate
-from server.models.spec import MAX_LAYERS, MAX_NESTING
+from convscope.models import SpecError, validate
+from convscope.models.spec import MAX_LAYERS, MAX_NESTING
 
 FC10 = {"type": "fc", "units": 10}
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.models import (LayerRow, conv_macs, conv_params, fc_macs, fc_params, format_table, layer_table, totals,
+from convscope.models import (LayerRow, conv_macs, conv_params, fc_macs, fc_params, format_table, layer_table, totals,
                            window_output_size)
 
 FC10 = {"type": "fc", "units": 10}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.models import PRESETS, SpecError
-from server.models.pattern import pattern
+from convscope.models import PRESETS, SpecError
+from convscope.models.pattern import pattern
 
 CONV = {"type": "conv", "filters": 8, "size": 3, "pad": 1}
 RELU, POOL, FC10 = {"type": "relu"}, {"type": "pool"}, {"type": "fc", "units": 10}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.models import PRESETS, UnknownModel, get_preset, layer_table, totals
-from server.train.config import TrainConfig
+from convscope.models import PRESETS, UnknownModel, get_preset, layer_table, totals
+from convscope.train.config import TrainConfig
 
 
 def test_presets_in_course_order():

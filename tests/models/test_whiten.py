@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from server.models import build_model, init_whitening
+from convscope.models import build_model, init_whitening
 
 
 def correlated_images(n: int = 600) -> torch.Tensor:

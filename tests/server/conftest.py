@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from server.app import create_app
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.settings import Settings
 from support import TIMEOUT
 
 

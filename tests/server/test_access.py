@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from hostile import PROPERTY, foreign_origins, misplaced, not_the_owner, owner_routes
-from server.access import COOKIE, token_matches
+from convscope.access import COOKIE, token_matches
 
 # a body per command that would change the run if it were carried out; others get {}
 CHANGES = {"/api/run/hyperparams": {"lr": 0.5, "batch_size": 64}, "/api/run/model": {"name": "lenet"},

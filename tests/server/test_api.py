@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from server.models import PRESETS
-from server.train import load_checkpoint
+from convscope.models import PRESETS
+from convscope.train import load_checkpoint
 
 
 def test_health_and_run(live):

@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb
 
-from server.inference import MAX_BYTES
-from server.inference.explain import to_input
-from server.protocol import decode_probe
-from server.train import load_checkpoint
+from convscope.inference import MAX_BYTES
+from convscope.inference.explain import to_input
+from convscope.protocol import decode_probe
+from convscope.train import load_checkpoint
 
 from support import TIMEOUT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from server.train.divergence import WARMUP, DivergenceWatch
+from convscope.train.divergence import WARMUP, DivergenceWatch
 
 
 def test_a_non_finite_loss_diverges_at_once():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from server.app import create_app
-from server.protocol import MESSAGES, PROTOCOL_VERSION, Hyperparams
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.protocol import MESSAGES, PROTOCOL_VERSION, Hyperparams
+from convscope.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from server.inference import embed
-from server.inference.live import as_model
-from server.models import get_preset
-from server.train import TrainConfig, Trainer
-from server.worker.feed import ClassifierFeed
-from server.worker.messages import TrainFeatures, Weights
+from convscope.inference import embed
+from convscope.inference.live import as_model
+from convscope.models import get_preset
+from convscope.train import TrainConfig, Trainer
+from convscope.worker.feed import ClassifierFeed
+from convscope.worker.messages import TrainFeatures, Weights
 
 
 class Outbox:

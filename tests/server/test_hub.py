@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from server import hub as hub_module
-from server.hub import MAX_MESSAGES, Hub
-from server.mirror import Downsampled, RunMirror
-from server.protocol import MetricPoint, Metrics, ModelChanged, RunState, State
+from convscope import hub as hub_module
+from convscope.hub import MAX_MESSAGES, Hub
+from convscope.mirror import Downsampled, RunMirror
+from convscope.protocol import MetricPoint, Metrics, ModelChanged, RunState, State
 
 
 def point(step: int) -> MetricPoint:

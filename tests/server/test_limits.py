@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from server.limits import MAX_CLIENTS, RateLimiter
+from convscope.limits import MAX_CLIENTS, RateLimiter
 
 
 class Clock:

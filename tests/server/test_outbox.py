@@ -5,8 +5,8 @@ from __future__ import annotations
 import queue
 import time
 
-from server.protocol import MetricPoint, Metrics, State, RunState
-from server.worker.outbox import Outbox
+from convscope.protocol import MetricPoint, Metrics, State, RunState
+from convscope.worker.outbox import Outbox
 
 
 def point(step: int) -> MetricPoint:

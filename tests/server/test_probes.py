@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from server.models import PRESETS, build_model
-from server.protocol import ProbeSource, decode_probe
-from server.worker.probes import probe
+from convscope.models import PRESETS, build_model
+from convscope.protocol import ProbeSource, decode_probe
+from convscope.worker.probes import probe
 
 
 def tiles(frame: bytes) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.protocol import Blob, ProbeHeader, ProbeSource, decode_probe, encode_probe
+from convscope.protocol import Blob, ProbeHeader, ProbeSource, decode_probe, encode_probe
 
 
 def test_a_probe_frame_round_trips():

@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import time
 
-from server.runs import RunStore
+from convscope.runs import RunStore
 
 
 def wait_for_checkpoint(live, after_step: int, timeout: float = 60.0) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from server.runs import RunStore
+from convscope.runs import RunStore
 
 
 def point(step: int, **extra) -> dict:

@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from hostile import PROPERTY, foreign_origins
-from server.security import host_name, is_loopback, same_origin
+from convscope.security import host_name, is_loopback, same_origin
 
 
 def test_every_response_carries_the_security_headers(live):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from server.security import is_loopback
+from convscope.security import is_loopback
 
 
 def free_port() -> int:
@@ -29,7 +29,7 @@ def children(pid: int) -> list[int]:
 def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private_cache):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data", str(image_folder),
+        [sys.executable, "-m", "convscope", "serve", "--port", str(port), "--data", str(image_folder),
          "--device", "cpu", "--no-browser", "--epochs", "1000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -46,15 +46,15 @@ def test_a_crash_loop_backs_off_but_a_worker_killed_while_training_comes_back_at
     import asyncio
     from types import SimpleNamespace
 
-    from server.protocol import MetricPoint, Metrics
-    from server.worker import Worker, WorkerOptions
+    from convscope.protocol import MetricPoint, Metrics
+    from convscope.worker import Worker, WorkerOptions
 
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("server.worker.process.asyncio.sleep", sleep)
+    monkeypatch.setattr("convscope.worker.process.asyncio.sleep", sleep)
     worker = Worker(WorkerOptions(name="x", spec=[]), on_event=lambda e: None, on_crash=lambda m: None)
     monkeypatch.setattr(worker, "_spawn", lambda: setattr(worker, "started_at", time.monotonic()) or
                         setattr(worker, "trained", False))

@@ -8,9 +8,9 @@ import time
 
 from websockets.sync.client import connect
 
-from server import hub as hub_module
-from server.hub import MAX_MESSAGES
-from server.protocol import MAX_PROBE_BYTES, decode_probe
+from convscope import hub as hub_module
+from convscope.hub import MAX_MESSAGES
+from convscope.protocol import MAX_PROBE_BYTES, decode_probe
 
 
 def receive(ws, seconds: float, until=None) -> tuple[list[dict], list[bytes]]:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.models import SpecError, layer_table
-from server.models.costlab import compare, receptive_field
+from convscope.models import SpecError, layer_table
+from convscope.models.costlab import compare, receptive_field
 
 
 def costs(side):

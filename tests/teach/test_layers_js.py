@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from server.models import PRESETS, validate
-from server.models.spec import FIELDS, REQUIRED, _boolean, _factor, _non_negative, _positive, _probability
+from convscope.models import PRESETS, validate
+from convscope.models.spec import FIELDS, REQUIRED, _boolean, _factor, _non_negative, _positive, _probability
 
 LAYERS_JS = "static/js/teach/layers.js"
 KINDS = {_positive: "int", _non_negative: "int0", _boolean: "bool", _probability: "prob", _factor: "number"}

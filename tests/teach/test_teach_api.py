@@ -11,10 +11,10 @@ import re
 import httpx
 import pytest
 
-from server.app import create_app
-from server.mirror import RunMirror
-from server.protocol import ModelChanged, RunState
-from server.summary import preset_summary
+from convscope.app import create_app
+from convscope.mirror import RunMirror
+from convscope.protocol import ModelChanged, RunState
+from convscope.summary import preset_summary
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import pytest
 
-from server.train import TrainConfig, Trainer
+from convscope.train import TrainConfig, Trainer
 
 TINY_SPEC = [
     {"type": "input", "channels": 3, "height": 32, "width": 32},

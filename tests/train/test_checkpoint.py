@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from server.train import CheckpointError, Trainer, load_checkpoint, restore, save_checkpoint
+from convscope.train import CheckpointError, Trainer, load_checkpoint, restore, save_checkpoint
 
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from server.train import TrainConfig
+from convscope.train import TrainConfig
 
 
 def test_defaults_are_valid_and_replace_changes_one_field():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from server.models import get_preset
-from server.train import Command, TrainConfig, Trainer
+from convscope.models import get_preset
+from convscope.train import Command, TrainConfig, Trainer
 
 def test_step_counts_images_and_epochs(make_trainer):
     trainer = make_trainer()
@@ -17,7 +17,7 @@ def test_step_counts_images_and_epochs(make_trainer):
 
 
 def test_train_history_is_thinned_past_its_bound(make_trainer, monkeypatch):
-    monkeypatch.setattr("server.train.loop.TRAIN_HISTORY_MAX", 6)
+    monkeypatch.setattr("convscope.train.loop.TRAIN_HISTORY_MAX", 6)
     trainer = make_trainer()
     for _ in range(7):
         trainer.step()

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from server.train import TrainConfig
-from server.train.optim import apply_hyperparams, lr_factor, make_optimizer
+from convscope.train import TrainConfig
+from convscope.train.optim import apply_hyperparams, lr_factor, make_optimizer
 
 
 @pytest.mark.parametrize("schedule, progress, expected", [

@@ -1,0 +1,1 @@
+"""The Jinja2 pages: package data of convscope (convscope.templates)."""
