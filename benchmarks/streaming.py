@@ -114,7 +114,7 @@ def probe_share(data: str) -> tuple[float, float]:
     from convscope.models import get_preset
     from convscope.protocol import ProbeSource
     from convscope.train import TrainConfig, Trainer
-    from convscope.worker.probes import probe
+    from convscope.probes import probe
 
     preset = get_preset("convnetjs")
     dataset = load_dataset(data, progress=lambda *_: None)

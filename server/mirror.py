@@ -12,8 +12,8 @@ from typing import Any
 
 from .protocol import (Eval, EvalPoint, Hello, History, LayerRow, MetricPoint, Metrics, ModelChanged,
                        PresetInfo, RunState, State)
-from .worker import TestSet
-from .worker.messages import TestPredictions, TrainFeatures, TrainSet, Weights
+
+from .messages import TestPredictions, TestSet, TrainFeatures, TrainSet, Weights
 
 HISTORY_POINTS = 2000  # training points kept (and sent in hello), at most
 

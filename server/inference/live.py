@@ -29,8 +29,8 @@ from PIL import Image
 from ..models import build_model
 from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap,
                         UploadCrop, UploadInfo)
-from ..worker.messages import TrainFeatures, Weights
-from ..worker.probes import pack
+from ..messages import TrainFeatures, Weights
+from ..probes import pack
 from .explain import classify, to_input
 from .image import decode_image
 from .retrieval import FeatureIndex, embed

@@ -16,7 +16,7 @@ from ..settings import Settings
 from ..summary import summarize
 from ..train import TrainConfig
 from ..worker import Reply, Worker, WorkerUnavailable
-from ..worker.messages import CommandKind
+from ..messages import CommandKind
 from .errors import ApiError
 
 router = APIRouter(prefix="/api/run", tags=["run"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..protocol import Eval, EvalPoint, Metrics, ModelChanged, State
 from ..train import Checkpoint, CheckpointError, load_checkpoint
-from ..worker.messages import Saved
+from ..messages import Saved
 from .files import RUN_ID, checkpoint_path, read_run_name, run_folder
 from .store import RunStore
 

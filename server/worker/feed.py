@@ -24,7 +24,7 @@ import torch
 
 from ..inference.retrieval import embed
 from ..models import build_model
-from .messages import TrainFeatures, Weights
+from ..messages import TrainFeatures, Weights
 
 WEIGHTS_EVERY = 1.0  # seconds between weight copies, at least
 WEIGHTS_SHARE = 0.01  # weight copies take at most this fraction of the time

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..protocol import Metrics
-from .messages import Command, CommandKind, Reply
+from ..messages import Command, CommandKind, Reply
 from .session import WorkerOptions, main
 
 EVENT_QUEUE_SIZE = 32  # events in flight from the worker; the worker keeps the rest pending

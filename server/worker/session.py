@@ -34,10 +34,10 @@ from ..train import (Checkpoint, CheckpointError, DeviceError, EvalMetrics, Step
 from ..train import resolve_device
 from ..train.divergence import DivergenceWatch
 from .feed import ClassifierFeed
-from .messages import Command, Reply, Saved, TestPredictions, TestSet, TrainSet
+from ..messages import Command, Reply, Saved, TestPredictions, TestSet, TrainSet
 from .outbox import Outbox
 from .predictions import predictions, sample
-from .probes import probe
+from ..probes import probe
 
 IDLE_WAIT = 0.05  # seconds to wait for a command while paused or idle
 PARENT_CHECK = 1.0  # seconds between checks that the server still runs

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from convscope.inference import classify, gradcam_layer
 from convscope.inference.explain import to_input
 from convscope.models import build_model, get_preset
-from convscope.worker.probes import capture
+from convscope.probes import capture
 
 
 @pytest.fixture(scope="module")

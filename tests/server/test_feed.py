@@ -10,7 +10,7 @@ from convscope.inference.live import as_model
 from convscope.models import get_preset
 from convscope.train import TrainConfig, Trainer
 from convscope.worker.feed import ClassifierFeed
-from convscope.worker.messages import TrainFeatures, Weights
+from convscope.messages import TrainFeatures, Weights
 
 
 class Outbox:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from convscope.models import PRESETS, build_model
 from convscope.protocol import ProbeSource, decode_probe
-from convscope.worker.probes import probe
+from convscope.probes import probe
 
 
 def tiles(frame: bytes) -> dict:

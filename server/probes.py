@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..protocol import MAX_PROBE_BYTES, Blob, ProbeHeader, ProbeSource, encode_probe
+from .protocol import MAX_PROBE_BYTES, Blob, ProbeHeader, ProbeSource, encode_probe
 
 MAX_TILES = 64  # per blob
 HEADER_ROOM = 32 * 1024  # bytes kept for the JSON header

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..protocol import RunState
+from .protocol import RunState
 
 CommandKind = Literal["pause", "resume", "step", "reset", "hyperparams", "model", "open", "probe",
                       "checkpoint", "viewers", "classifying", "stop"]
