@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from convscope.models import get_preset
 from convscope.train import Command, TrainConfig, Trainer
@@ -98,9 +99,16 @@ def test_update_refuses_bad_and_fixed_changes_and_keeps_the_config(make_trainer)
 
 def test_update_switches_optimizer(make_trainer):
     trainer = make_trainer()
+    assert trainer.step().lr == pytest.approx(0.05 / 25)  # SGD, onecycle's start
     trainer.update(optimizer="adamw", lr=0.001)
     assert isinstance(trainer.optimizer, torch.optim.AdamW)
-    assert trainer.step().lr == pytest.approx(0.001 * trainer.history["train"][-1]["lr"] / 0.001)
+    # 32 of the run's 2 * 256 images are done: progress 1/16, 5/16 of the 0.2 warm-up, so the
+    # onecycle factor is 1/25 + 24/25 * (1 - cos(5 pi / 16)) / 2 = 0.04 + 0.96 * 0.22222 = 0.25333
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.001 * 0.25333, rel=1e-4)
+    m = trainer.step()
+    assert m.lr == pytest.approx(0.001 * 0.25333, rel=1e-4)
+    assert trainer.optimizer.param_groups[0]["betas"] == (0.9, 0.999)  # momentum is AdamW's beta1
+    assert all(s["step"] == 1 for s in trainer.optimizer.state.values())  # the new optimiser took the step
 
 
 def test_whiten_layer_is_initialised_from_the_data(tiny_dataset):
@@ -109,7 +117,17 @@ def test_whiten_layer_is_initialised_from_the_data(tiny_dataset):
     trainer = Trainer(spec, tiny_dataset, TrainConfig(precision="fp32"), device="cpu")
     whiten = trainer.model.layers[0]
     weight = next(p for p in whiten.parameters())
-    assert not weight.requires_grad and weight.abs().sum() > 0
+    assert not weight.requires_grad and weight.shape == (24, 3, 2, 2)  # 2 * 3 * 2 * 2 filters
+    # by definition: the first 12 filters W turn the training images' 2x2 patches (covariance S)
+    # into decorrelated ones, W S W^T = diag(l / (l + eps)) over S's eigenvalues l, largest first;
+    # the other 12 are their negatives
+    patches = F.unfold(trainer.train_images.double(), 2).transpose(1, 2).reshape(-1, 12)  # (N * 31 * 31, 12)
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues = torch.linalg.eigvalsh(covariance).flip(0)
+    w = weight.double().reshape(24, 12)
+    torch.testing.assert_close(w[:12] @ covariance @ w[:12].T, torch.diag(eigenvalues / (eigenvalues + 5e-4)),
+                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(w[12:], -w[:12])
 
 
 def test_real_cifar_training_learns(cifar_jpeg):
