@@ -20,6 +20,8 @@ def test_round_trip_restores_weights_optimizer_counters_and_history(make_trainer
 
     fresh = Trainer(ckpt.spec, tiny_dataset, ckpt.config, device="cpu")
     restore(fresh, ckpt)
+    assert (fresh.step_count, fresh.images_seen, fresh.train_seconds) == (3, 96, trainer.train_seconds)
+    assert fresh.history == trainer.history and len(fresh.history["test"]) == 1
     x = trainer.test_images[:8]
     assert torch.equal(fresh.predict(x), trainer.predict(x))
     # the optimiser's momentum buffers came back too: the next step is identical
@@ -82,6 +84,12 @@ def test_invalid_spec_and_missing_keys_and_version(make_trainer, tiny_dataset, t
         load_checkpoint(path)
 
 
-def test_spec_is_kept_with_the_weights(make_trainer, tiny_spec, tmp_path):
-    ckpt = load_checkpoint(save_checkpoint(make_trainer(), tmp_path / "run.pt"))
-    assert [layer["type"] for layer in ckpt.spec] == [layer["type"] for layer in tiny_spec]
+def test_spec_is_kept_with_the_weights(make_trainer, tmp_path):
+    trainer = make_trainer()
+    ckpt = load_checkpoint(save_checkpoint(trainer, tmp_path / "run.pt"))
+    assert ckpt.spec == trainer.spec  # every layer's every field, not only the types
+    assert ckpt.spec[1]["filters"] == 4 and ckpt.spec[3]["size"] == 4
+    model = ckpt.build_model()
+    assert model.layers[1].weight.shape == (4, 3, 3, 3)
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
