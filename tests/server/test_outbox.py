@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 
 from convscope.protocol import MetricPoint, Metrics, State, RunState
@@ -44,6 +45,17 @@ def test_metrics_are_batched_and_survive_a_full_queue_while_frames_are_dropped()
     assert outbox.frame(b"probe") is True
 
 
+def receive_until(events: queue.Queue, last_step: int, seconds: float = 10.0) -> list[Metrics]:
+    """The Metrics messages the queue receives until one holds `last_step` (nobody else flushes)."""
+    got: list[Metrics] = []
+    deadline = time.monotonic() + seconds
+    while not any(p.step == last_step for m in got for p in m.points):
+        assert time.monotonic() < deadline, f"the flusher thread never sent step {last_step}: {got}"
+        got += drain(events)
+        time.sleep(0.01)
+    return got
+
+
 def test_the_flusher_thread_sends_metrics_in_batches_while_training_is_busy():
     events: queue.Queue = queue.Queue(maxsize=100)
     outbox = Outbox(events, interval=0.05)
@@ -51,6 +63,18 @@ def test_the_flusher_thread_sends_metrics_in_batches_while_training_is_busy():
         outbox.metric(point(step))
     assert events.empty()  # nothing is sent from the training thread
     outbox.start()
-    time.sleep(0.3)
-    outbox.close()
-    assert [len(m.points) for m in drain(events)] == [49]
+    try:
+        # from here the test only adds points: the flusher thread alone can send them
+        first = receive_until(events, 49)
+        assert [[p.step for p in m.points] for m in first] == [list(range(1, 50))]  # one batch
+        for step in range(50, 60):  # added while it runs: sent by its next flush or two
+            outbox.metric(point(step))
+        second = receive_until(events, 59)
+        assert [p.step for m in second for p in m.points] == list(range(50, 60)) and len(second) <= 2
+        assert any(t.name == "outbox" and t.is_alive() for t in threading.enumerate())
+    finally:
+        outbox.close()
+    deadline = time.monotonic() + 5
+    while any(t.name == "outbox" for t in threading.enumerate()):  # close() ends the thread
+        assert time.monotonic() < deadline, "the flusher thread outlived close()"
+        time.sleep(0.01)
