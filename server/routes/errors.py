@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from ..protocol import Problem
 
@@ -21,6 +23,8 @@ class ApiError(Exception):
 
 def describe(error: dict) -> str:
     """One pydantic error as "field: message (got value)"."""
+    if error["type"] == "json_invalid":  # loc is ("body", the character where parsing stopped)
+        return f"body: not valid JSON ({error['ctx']['error']} at character {error['loc'][1]})"
     where = ".".join(str(part) for part in error["loc"][1:]) or "body"
     got = f" (got {error['input']!r})" if "input" in error and error["type"] != "missing" else ""
     if error["type"] == "extra_forbidden":
@@ -37,6 +41,14 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, e: RequestValidationError) -> JSONResponse:
         detail = "; ".join(describe(error) for error in e.errors())
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> Response:
+        # FastAPI answers 400 to a JSON body it cannot decode (bytes that are not UTF-8, nesting too
+        # deep for json.loads), raised from the decoder's error; a 422 like a JSON syntax error instead
+        if e.status_code == 400 and e.__cause__ is not None:
+            return JSONResponse({"detail": f"body: not valid JSON ({e.__cause__})"}, status_code=422)
+        return await http_exception_handler(request, e)
 
     document_problems(app)
 
