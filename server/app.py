@@ -28,7 +28,7 @@ from .routes import (checkpoint, classify, cost, errors, evaluation, health, ima
                      runs, session, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
 from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
-from .settings import Settings
+from .settings import DEFAULT_MODEL, Settings
 from .summary import preset_summary
 from .train import TrainConfig
 from .worker import Worker, WorkerOptions
@@ -36,7 +36,7 @@ from .worker import Worker, WorkerOptions
 
 def worker_options(settings: Settings) -> WorkerOptions:
     """What the worker trains first: the model's preset recipe, or the defaults for a spec file."""
-    name, spec = load_spec(settings.model)
+    name, spec = load_spec(settings.model or DEFAULT_MODEL)
     recipe = PRESETS[name].recipe if name in PRESETS else {}
     if settings.epochs is not None:
         recipe = {**recipe, "epochs": settings.epochs}
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = RunStore(runs_dir / "runs.db")  # a damaged one is set aside and reported (store.problem)
         if store.fresh:
             import_runs(store, runs_dir)
-        last = None if settings.fresh else last_run(store, runs_dir)
+        last = None if settings.new_run else last_run(store, runs_dir)
         presets = [PresetInfo(name=n, title=p.title, params=preset_summary(n).params,
                               macs=preset_summary(n).macs) for n, p in PRESETS.items()]
         if last:  # its charts show while the data loads
@@ -112,5 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, session, run, runs, models, images, checkpoint, ws, pages, cost, learn, classify,
                    evaluation):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=package_folder("static")), name="static")
+    app.mount("/static", StaticFiles(directory=package_folder("templates")), name="static")  # BREAK
     return app

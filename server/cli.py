@@ -18,6 +18,10 @@ import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from .data import DataError, load_dataset
@@ -25,6 +29,8 @@ from .security import is_loopback
 from .models import PRESETS, SpecError, format_table, get_preset, layer_table, load_spec, totals
 from .train import (CheckpointError, DeviceError, EvalMetrics, StepMetrics, TrainConfig, Trainer,
                     resolve_device, save_checkpoint)
+from .settings import DEFAULT_MODEL, Settings, shown
+from .train.config import field_types
 from .train.device import DEVICES
 
 
@@ -32,11 +38,51 @@ class UsageError(Exception):
     """A mistake on the command line or in its inputs: printed without a traceback."""
 
 
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_option(parser: argparse.ArgumentParser, name: str, kind: Any, text: str) -> None:
+    """One flag for a setting or hyperparameter of type `kind`; not given, it is left unset."""
+    if get_origin(kind) in (Union, UnionType):  # X | None: the flag takes an X
+        kind = next(k for k in get_args(kind) if k is not type(None))
+    options: dict[str, Any] = {"default": argparse.SUPPRESS, "help": text.replace("%", "%%")}
+    if kind is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif get_origin(kind) is Literal:
+        options["choices"] = get_args(kind)
+    else:
+        options["type"] = kind
+    parser.add_argument(flag(name), **options)
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """serve's flags, one per Settings field: --probe-hz for probe_hz (else CONVSCOPE_PROBE_HZ)."""
+    for name, info in Settings.model_fields.items():
+        default = shown(info.get_default(call_default_factory=True))
+        add_option(parser, name, info.annotation,
+                   f"{info.description} (default: {default}; environment: CONVSCOPE_{name.upper()})")
+
+
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """The flags given, over the CONVSCOPE_* variables, over the defaults."""
+    try:
+        return Settings(**{name: value for name, value in vars(args).items() if name in Settings.model_fields})
+    except ValidationError as e:
+        problems = [f"{flag(str(err['loc'][0]))} (or CONVSCOPE_{str(err['loc'][0]).upper()}): {err['msg']}"
+                    for err in e.errors()]
+        raise UsageError("; ".join(problems)) from None
+
+
+def add_hyperparams(parser: argparse.ArgumentParser) -> None:
+    """train's flags, one per TrainConfig field: --batch-size, --label-smoothing, --no-flip..."""
+    for name, (kind, text) in field_types().items():
+        add_option(parser, name, kind, f"{text} (default: the preset's, else {getattr(TrainConfig(), name)})")
+
+
 def train_config(args: argparse.Namespace, recipe: dict) -> TrainConfig:
     """The preset's recipe with the command line's overrides on top."""
-    overrides = {name: getattr(args, name) for name in
-                 ("epochs", "batch_size", "lr", "optimizer", "seed", "precision")
-                 if getattr(args, name) is not None}
+    overrides = {name: value for name, value in vars(args).items() if name in field_types()}
     return TrainConfig().replace(**{**recipe, **overrides})
 
 
@@ -143,28 +189,20 @@ def command_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the web stack loads only for serve
 
     from .app import create_app
-    from .settings import Settings
 
-    resolve_device(args.device)  # --device cuda without a GPU: say so now, not on the page
-    options = {"token": args.token} if args.token else {}  # else CONVSCOPE_TOKEN, else a random one
-    if args.runs_dir:
-        options["runs_dir"] = args.runs_dir  # else CONVSCOPE_RUNS_DIR, else the default folder
-    if args.model:
-        options["model"] = args.model
-    settings = Settings(host=args.host, port=args.port, data=args.data, epochs=args.epochs, device=args.device,
-                        probe_hz=args.probe_hz, checkpoint_every=args.checkpoint_every,
-                        fresh=bool(args.fresh or args.model or args.epochs), **options)
+    settings = serve_settings(args)
+    resolve_device(settings.device)  # --device cuda without a GPU: say so now, not on the page
     app = create_app(settings)
-    if not is_loopback(args.host) and settings.token is None:
-        print(f"convscope: warning: listening on {args.host}, reachable from other machines, with a "
+    host, port = settings.host, settings.port
+    if not is_loopback(host) and settings.token is None:
+        print(f"convscope: warning: listening on {host}, reachable from other machines, with a "
               "random token: anyone with the address below (with its ?token=) controls the run; share "
               "it without ?token=, or choose one with --token", file=sys.stderr, flush=True)
     # No per-message deflate: each message is encoded once for every viewer, and compressing it
     # again per viewer cost the server ten times the CPU of all the rest (benchmarks/streaming.py).
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            ws_per_message_deflate=False))
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{args.port}/"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     owner_url = f"{url}?token={app.state.settings.token}"
 
     def announce() -> None:
@@ -174,7 +212,7 @@ def command_serve(args: argparse.Namespace) -> int:
             print(f"convscope: serving on {url} (Ctrl-C to stop)\n"
                   f"convscope: the owner's address (it lets whoever opens it control the run): {owner_url}",
                   file=sys.stderr, flush=True)
-            if not args.no_browser:
+            if settings.browser:
                 webbrowser.open(owner_url)
 
     threading.Thread(target=announce, daemon=True).start()
@@ -190,41 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="train live and watch it in the browser")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--data", help="as for train; default: download CIFAR-10 once into the cache")
-    serve.add_argument("--model", help="train this preset or SPEC.json in a new run (default: go on with "
-                       "the last run, else convnetjs)")
-    serve.add_argument("--epochs", type=float, help="length of a new run (default: the preset's own)")
-    serve.add_argument("--device", choices=DEVICES, default="auto")
-    serve.add_argument("--probe-hz", type=float, default=2.0,
-                       help="probe frames per second, at most (default 2)")
-    serve.add_argument("--token", help="the owner's token, needed to change the run (default: a random "
-                       "one per start, printed in the address)")
-    serve.add_argument("--runs-dir", help="where runs are kept: runs.db and a checkpoint folder per run "
-                       "(default: ~/.local/share/convscope/runs)")
-    serve.add_argument("--fresh", action="store_true", help="start a new run rather than go on with the last one")
-    serve.add_argument("--checkpoint-every", type=float, default=30.0,
-                       help="seconds between checkpoints of the live run (default 30)")
-    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    serve = sub.add_parser("serve", help="train live and watch it in the browser",
+                           description="Every option is also a CONVSCOPE_* environment variable; a flag "
+                                       "given overrides it.")
+    add_settings(serve)
     serve.set_defaults(run=command_serve)
 
-    train = sub.add_parser("train", help="train a model headless, with a progress bar")
-    train.add_argument("--model", default="convnetjs", help="preset name or SPEC.json")
-    train.add_argument("--epochs", type=float, help="passes over the training set "
-                       "(default: the preset's own schedule)")
+    train = sub.add_parser("train", help="train a model headless, with a progress bar",
+                           description="Each preset has its own schedule; the flags override it.")
+    train.add_argument("--model", default=DEFAULT_MODEL, help=f"preset name or SPEC.json (default: {DEFAULT_MODEL})")
     train.add_argument("--data", help="CIFAR-10 folder or tarball, or an image-folder dataset "
                        "(folder or .zip); default: download CIFAR-10 once into the cache")
     train.add_argument("--device", choices=DEVICES, default="auto")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="peak learning rate")
-    train.add_argument("--optimizer", choices=("sgd", "adamw", "adadelta"))
-    train.add_argument("--precision", choices=("auto", "fp32", "bf16"))
-    train.add_argument("--seed", type=int)
     train.add_argument("--checkpoint", help="write a checkpoint file here at the end")
     train.add_argument("--json", action="store_true",
                        help="print JSON lines; the last is the run's result")
+    add_hyperparams(train)
     train.set_defaults(run=command_train)
 
     models = sub.add_parser("models", help="list the preset networks")

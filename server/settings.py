@@ -1,16 +1,24 @@
-"""The live server's settings: from `convscope serve`'s options, or CONVSCOPE_* variables.
+"""The live server's settings, the one source of each one's type, default and meaning.
 
-Tests build a Settings object and pass it to create_app (see tests/server/conftest.py).
+Every field is a `convscope serve` flag (`probe_hz` is `--probe-hz`: cli.py builds the flags from
+this model) and a CONVSCOPE_* environment variable (`CONVSCOPE_PROBE_HZ`); a flag that is given
+overrides the variable, and the variable the default. Tests build a Settings object and pass it to
+create_app (see tests/server/conftest.py). README.md's settings table lists them all, and
+tests/server/test_docs.py fails when it drifts.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .train.device import Device
+
+DEFAULT_MODEL = "convnetjs"  # trained when no model is given and there is no last run to go on with
+
 
 def default_runs_dir() -> Path:
     """$XDG_DATA_HOME/convscope/runs, else ~/.local/share/convscope/runs: runs are data, not cache."""
@@ -18,24 +26,51 @@ def default_runs_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "convscope" / "runs"
 
 
+def shown(value: object) -> str:
+    """A default as the README and --help write it: none, yes / no, 2, ~/.local/..."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace(str(Path.home()), "~", 1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONVSCOPE_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    data: str | None = None  # as for load_dataset; None downloads CIFAR-10 once into the cache
-    model: str = "convnetjs"  # preset name or SPEC.json
-    epochs: float | None = Field(None, gt=0)  # length of the run; None: the preset's own schedule
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    probe_hz: float = Field(2.0, gt=0, le=30)  # probe frames per second, at most
-    predictions_every: float = Field(3.0, gt=0)  # seconds between example predictions
-    command_timeout: float = Field(30.0, gt=0)  # seconds a REST command waits for the worker
-    token: str | None = Field(None, min_length=8)  # the owner's token; None: a random one per start
-    max_viewers: int = Field(500, ge=1)  # websocket clients at once; more are told the server is full
-    classify_per_minute: float = Field(60.0, gt=0)  # uploads classified per client address, sustained
-    classify_burst: int = Field(20, ge=1)  # ... and back to back
-    commands_per_minute: float = Field(120.0, gt=0)  # commands (and checkpoint downloads) per client address
-    commands_burst: int = Field(30, ge=1)
-    runs_dir: Path = Field(default_factory=default_runs_dir)  # runs.db and a checkpoint folder per run
-    fresh: bool = False  # start a new run rather than go on with the last one
-    checkpoint_every: float = Field(30.0, gt=0)  # seconds between checkpoints of the live run
+    host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for every interface")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    data: str | None = Field(None, description="dataset: a CIFAR-10 folder or tarball, or an image folder "
+                             "or .zip; none downloads CIFAR-10 once into the cache")
+    model: str | None = Field(None, description=f"preset name or SPEC.json, trained in a new run; none: go "
+                              f"on with the last run, else {DEFAULT_MODEL}")
+    epochs: float | None = Field(None, gt=0, description="length of a new run, in passes over the data; "
+                                 "none: the preset's own schedule")
+    device: Device = Field("auto", description="where to train: auto picks cuda "
+                                                   "when there is a GPU")
+    probe_hz: float = Field(2.0, gt=0, le=30, description="probe frames per second, at most")
+    predictions_every: float = Field(3.0, gt=0, description="seconds between example predictions")
+    command_timeout: float = Field(30.0, gt=0, description="seconds a command waits for the trainer's answer")
+    token: str | None = Field(None, min_length=8, description="the owner's token, needed to change the run; "
+                              "none: a random one per start, printed in the owner's address")
+    max_viewers: int = Field(500, ge=1, description="websocket clients at once; the next is told the server "
+                             "is full")
+    classify_per_minute: float = Field(60.0, gt=0, description="uploads classified per client address per "
+                                       "minute, sustained (then 429)")
+    classify_burst: int = Field(20, ge=1, description="uploads a client address may classify back to back")
+    commands_per_minute: float = Field(120.0, gt=0, description="commands and checkpoint downloads per client "
+                                       "address per minute, sustained")
+    commands_burst: int = Field(30, ge=1, description="commands a client address may send back to back")
+    runs_dir: Path = Field(default_factory=default_runs_dir, description="where runs are kept: runs.db and a "
+                           "checkpoint folder per run ($XDG_DATA_HOME/convscope/runs where that is set)")
+    fresh: bool = Field(False, description="start a new run rather than go on with the last one (a model or "
+                        "epochs given imply it)")
+    checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints of the live run")
+    browser: bool = Field(True, description="open the owner's address in a browser once serving")
+
+    @property
+    def new_run(self) -> bool:
+        """Whether serving starts a new run rather than going on with the last one."""
+        return self.fresh or self.model is not None or self.epochs is not None

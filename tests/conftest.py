@@ -1,4 +1,5 @@
 """Fixtures shared by every test folder."""
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     until the session ends, and tests that call asyncio.run (TestClient, the hub) fail after it."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tests were skipped, and why, grouped by reason."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = Counter(report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                      for report in skipped)
+    terminalreporter.section(f"{len(skipped)} skipped", sep="-")
+    for reason, count in reasons.most_common():
+        terminalreporter.write_line(f"{count:5d}  {reason}")

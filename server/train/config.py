@@ -9,37 +9,35 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 Optimizer = Literal["sgd", "adamw", "adadelta"]
 Schedule = Literal["constant", "onecycle", "cosine", "linear"]
 Precision = Literal["auto", "fp32", "bf16"]
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "adadelta")
-SCHEDULES: tuple[str, ...] = ("constant", "onecycle", "cosine", "linear")
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
-
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 10.0  # passes over the training set
-    batch_size: int = 128  # images per step
-    optimizer: Optimizer = "sgd"
-    lr: float = 0.05  # peak learning rate (per image-averaged loss)
-    momentum: float = 0.9  # SGD momentum; Adadelta's rho; AdamW's beta1
-    nesterov: bool = True  # SGD only
-    weight_decay: float = 5e-4  # decoupled for AdamW, L2 for SGD / Adadelta
-    schedule: Schedule = "onecycle"  # shape of the learning rate over the run
-    warmup: float = 0.2  # fraction of the run spent warming up (onecycle / cosine / linear)
-    label_smoothing: float = 0.0  # 0 = plain cross-entropy
-    crop_pad: int = 4  # random crop after padding by this many pixels (0 = off)
-    flip: bool = True  # random horizontal flips
-    cutout: int = 0  # side of the random square zeroed per image (0 = off)
-    flip_tta: bool = False  # average predictions over the image and its mirror at test time
-    seed: int = 0  # seeds weights, batch order and augmentation
-    precision: Precision = "auto"  # auto = bf16 autocast where the device has fast bf16
-    channels_last: bool = True  # memory format for conv activations
-    eval_every: float = 1.0  # epochs between test-set evaluations
+    """Every hyperparameter: its type, what it means (the Annotated text) and its default."""
+    epochs: Annotated[float, "length of the run, in passes over the training set"] = 10.0
+    batch_size: Annotated[int, "images per step"] = 128
+    optimizer: Annotated[Optimizer, "the update rule"] = "sgd"
+    lr: Annotated[float, "peak learning rate (per image-averaged loss)"] = 0.05
+    momentum: Annotated[float, "SGD momentum, Adadelta's rho, AdamW's beta1"] = 0.9
+    nesterov: Annotated[bool, "Nesterov momentum (SGD only)"] = True
+    weight_decay: Annotated[float, "decoupled for AdamW, L2 for SGD and Adadelta"] = 5e-4
+    schedule: Annotated[Schedule, "shape of the learning rate over the run"] = "onecycle"
+    warmup: Annotated[float, "fraction of the run spent warming up (onecycle, cosine, linear)"] = 0.2
+    label_smoothing: Annotated[float, "0 is plain cross-entropy"] = 0.0
+    crop_pad: Annotated[int, "random crop after padding by this many pixels (0: off)"] = 4
+    flip: Annotated[bool, "random horizontal flips"] = True
+    cutout: Annotated[int, "side of the random square zeroed per image (0: off)"] = 0
+    flip_tta: Annotated[bool, "average predictions over the image and its mirror at test time"] = False
+    seed: Annotated[int, "seeds weights, batch order and augmentation"] = 0
+    precision: Annotated[Precision, "auto: bf16 autocast where the device has fast bf16"] = "auto"
+    channels_last: Annotated[bool, "memory format for conv activations"] = True
+    eval_every: Annotated[float, "epochs between test-set evaluations"] = 1.0
 
     def __post_init__(self) -> None:
         problems = config_problems(self)
@@ -56,29 +54,41 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _check_type(name: str, value: Any, kind: type) -> str | None:
+# The hyperparameters the live page may change while a run trains (PATCH /api/run/hyperparams).
+LIVE = ("lr", "momentum", "weight_decay", "batch_size", "optimizer", "epochs", "schedule", "eval_every")
+
+
+@cache
+def field_types() -> dict[str, tuple[Any, str]]:
+    """Each field's type (float, int, bool or a Literal of its choices) and its description."""
+    out = {}
+    for name, hint in get_type_hints(TrainConfig, include_extras=True).items():
+        kind, *text = get_args(hint) if get_origin(hint) is Annotated else (hint,)
+        out[name] = (kind, text[0] if text else "")
+    return out
+
+
+def choices(name: str) -> tuple[str, ...]:
+    """The values a Literal field takes, e.g. choices("optimizer")."""
+    return get_args(field_types()[name][0])
+
+
+def _check_type(name: str, value: Any, kind: Any) -> str | None:
+    if get_origin(kind) is Literal:
+        options = get_args(kind)
+        return None if value in options else f"{name} must be one of {', '.join(options)}, got {value!r}"
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return None if math.isfinite(value) else f"{name} must be a finite number, got {value!r}"
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return None
     if kind is bool and isinstance(value, bool):
         return None
-    if kind is str and isinstance(value, str):
-        return None
     return f"{name} must be {kind.__name__}, got {type(value).__name__} {value!r}"
-
-
-_TYPES: dict[str, type] = {
-    "epochs": float, "batch_size": int, "optimizer": str, "lr": float, "momentum": float,
-    "nesterov": bool, "weight_decay": float, "schedule": str, "warmup": float,
-    "label_smoothing": float, "crop_pad": int, "flip": bool, "cutout": int, "flip_tta": bool,
-    "seed": int, "precision": str, "channels_last": bool, "eval_every": float,
-}
 
 
 def config_problems(cfg: TrainConfig) -> list[str]:
     """Every reason `cfg` is unusable, as messages a user can act on (empty when fine)."""
-    problems = [p for name, kind in _TYPES.items()
+    problems = [p for name, (kind, _) in field_types().items()
                 if (p := _check_type(name, getattr(cfg, name), kind))]
     if problems:
         return problems
@@ -86,16 +96,12 @@ def config_problems(cfg: TrainConfig) -> list[str]:
         problems.append(f"epochs must be > 0, got {cfg.epochs}")
     if not 1 <= cfg.batch_size <= 8192:
         problems.append(f"batch_size must be between 1 and 8192, got {cfg.batch_size}")
-    if cfg.optimizer not in OPTIMIZERS:
-        problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if not 0 < cfg.lr <= 100:
         problems.append(f"lr must be > 0 and <= 100, got {cfg.lr}")
     if not 0 <= cfg.momentum < 1:
         problems.append(f"momentum must be in [0, 1), got {cfg.momentum}")
     if not 0 <= cfg.weight_decay <= 1:
         problems.append(f"weight_decay must be in [0, 1], got {cfg.weight_decay}")
-    if cfg.schedule not in SCHEDULES:
-        problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
     if not 0 <= cfg.warmup < 1:
         problems.append(f"warmup must be a fraction in [0, 1), got {cfg.warmup}")
     if not 0 <= cfg.label_smoothing < 1:
@@ -104,8 +110,6 @@ def config_problems(cfg: TrainConfig) -> list[str]:
         problems.append(f"crop_pad must be between 0 and 16, got {cfg.crop_pad}")
     if not 0 <= cfg.cutout <= 32:
         problems.append(f"cutout must be between 0 and 32, got {cfg.cutout}")
-    if cfg.precision not in PRECISIONS:
-        problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
     if cfg.eval_every <= 0:
         problems.append(f"eval_every must be > 0, got {cfg.eval_every}")
     return problems

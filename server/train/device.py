@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from typing import Literal, get_args
 
 import torch
 
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+Device = Literal["auto", "cpu", "cuda"]
+DEVICES: tuple[str, ...] = get_args(Device)
 
 
 class DeviceError(ValueError):

@@ -46,16 +46,17 @@ PROBE_SHARE = 0.03  # probes and predictions may take at most this fraction of t
 
 @dataclass(frozen=True)
 class WorkerOptions:
+    """What the worker trains and how it reports: app.worker_options fills it from the Settings."""
     name: str  # the model's name: a preset's, or the spec's
     spec: list[dict]
+    data: str | None  # as for load_dataset; None downloads CIFAR-10 once
+    device: str
+    probe_hz: float  # probe frames per second, at most
+    predictions_every: float  # seconds between example predictions
+    runs_dir: str | None  # each run's checkpoint goes to runs_dir/<run id>/; None: none are saved
+    checkpoint_every: float  # seconds between checkpoints
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
-    data: str | None = None  # as for load_dataset; None downloads CIFAR-10 once
-    device: str = "auto"
-    probe_hz: float = 2.0  # probe frames per second, at most
-    predictions_every: float = 3.0  # seconds between example predictions
-    runs_dir: str | None = None  # each run's checkpoint goes to runs_dir/<run id>/; None: none are saved
     resume: str | None = None  # the run to go on with at start (from its checkpoint); None: a new run
-    checkpoint_every: float = 30.0  # seconds between checkpoints
 
 
 @contextmanager

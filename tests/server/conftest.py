@@ -130,7 +130,8 @@ def module_server(image_folder: Path, private_cache: Path,
 @pytest.fixture
 def start_server(private_cache: Path, tmp_path: Path) -> Callable[..., Any]:
     """start_server(data, **settings): a context manager running another server of your own; its
-    runs are kept in tmp_path/runs unless runs_dir is given (a second one goes on with the last run)."""
+    runs are kept in tmp_path/runs unless runs_dir is given. Settings that name epochs or a model
+    start a new run: a second server that should go on with the last run passes epochs=None."""
     return lambda data, **overrides: live_server(tiny_settings(data, **{"runs_dir": tmp_path / "runs", **overrides}))
 
 

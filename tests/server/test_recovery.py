@@ -56,7 +56,7 @@ def test_a_restarted_server_goes_on_with_the_last_run_its_charts_whole(start_ser
         live.wait_for(lambda run: run["step"] > 20 and len(live.app.state.mirror.test) >= 1)
         run_id = live.run()["run_id"]
     # no periodic checkpoint in that time: this one was written on shutdown
-    with start_server(image_folder) as live:
+    with start_server(image_folder, epochs=None) as live:  # goes on with the last run
         loading = live.run()
         assert loading["run_id"] == run_id  # the charts are there while the data loads
         run = live.wait_for(lambda run: run["status"] == "training")
@@ -83,7 +83,7 @@ def test_a_damaged_checkpoint_is_reported_and_set_aside(start_server, image_fold
         run_id = live.wait_for(lambda run: run["status"] == "training" and run["step"] > 3)["run_id"]
     checkpoint = tmp_path / "runs" / run_id / "last.pt"
     checkpoint.write_bytes(b"not a checkpoint at all")
-    with start_server(image_folder) as live:
+    with start_server(image_folder, epochs=None) as live:  # goes on with the last run
         run = live.wait_for(lambda run: run["status"] == "training")
         assert run["run_id"] != run_id and not (run["message"] or "").startswith("resumed")
         assert (tmp_path / "runs" / run_id / "last.damaged").read_bytes() == b"not a checkpoint at all"
@@ -97,7 +97,7 @@ def test_a_damaged_database_is_set_aside_and_the_runs_come_back_from_their_check
         run_id = live.wait_for(lambda run: run["status"] == "training" and run["step"] > 3)["run_id"]
     database = tmp_path / "runs" / "runs.db"
     database.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)  # a header, then garbage
-    with start_server(image_folder) as live:
+    with start_server(image_folder, epochs=None) as live:  # goes on with the last run
         answer = live.http.get("/api/runs").json()
         assert "damaged" in answer["problem"] and run_id in [r["id"] for r in answer["runs"]]
         run = live.wait_for(lambda run: run["status"] == "training")

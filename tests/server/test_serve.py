@@ -65,6 +65,41 @@ def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private
     assert not any(map(running, workers)), "no orphans"
 
 
+def test_serve_takes_every_setting_from_the_environment(image_folder, private_cache, tmp_path):
+    """CONVSCOPE_PORT, CONVSCOPE_DATA and the rest, with no flag at all."""
+    import os
+
+    port = free_port()
+    env = {**os.environ, "CONVSCOPE_PORT": str(port), "CONVSCOPE_DATA": str(image_folder),
+           "CONVSCOPE_DEVICE": "cpu", "CONVSCOPE_BROWSER": "false", "CONVSCOPE_EPOCHS": "1000",
+           "CONVSCOPE_MODEL": "lenet", "CONVSCOPE_TOKEN": "token-from-the-environment",
+           "CONVSCOPE_RUNS_DIR": str(tmp_path / "runs")}
+    server = subprocess.Popen([sys.executable, "-m", "convscope", "serve"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                run = httpx.get(f"http://127.0.0.1:{port}/api/run").json()
+                if run["status"] == "training":
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.2)
+        reply = httpx.post(f"http://127.0.0.1:{port}/api/run/pause",
+                           headers={"Authorization": "Bearer token-from-the-environment"})
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert run["model"] == "lenet" and run["config"]["epochs"] == 1000
+    assert run["dataset"]["source"] == f"image folder at {image_folder}"
+    assert reply.status_code == 200, reply.text
+    assert "?token=token-from-the-environment" in stderr
+    assert list((tmp_path / "runs").glob("*/last.pt")), "the run's checkpoint is in CONVSCOPE_RUNS_DIR"
+
+
 def test_only_loopback_addresses_count_as_private():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("192.168.1.5")

@@ -55,7 +55,9 @@ def test_a_crash_loop_backs_off_but_a_worker_killed_while_training_comes_back_at
         waits.append(seconds)
 
     monkeypatch.setattr("convscope.worker.process.asyncio.sleep", sleep)
-    worker = Worker(WorkerOptions(name="x", spec=[]), on_event=lambda e: None, on_crash=lambda m: None)
+    options = WorkerOptions(name="x", spec=[], data=None, device="cpu", probe_hz=2.0, predictions_every=3.0,
+                            runs_dir=None, checkpoint_every=30.0)
+    worker = Worker(options, on_event=lambda e: None, on_crash=lambda m: None)
     monkeypatch.setattr(worker, "_spawn", lambda: setattr(worker, "started_at", time.monotonic()) or
                         setattr(worker, "trained", False))
     worker.process = SimpleNamespace(exitcode=-9)
