@@ -112,5 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, session, run, runs, models, images, checkpoint, ws, pages, cost, learn, classify,
                    evaluation):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=package_folder("templates")), name="static")  # BREAK
+    app.mount("/static", StaticFiles(directory=package_folder("static")), name="static")
     return app
