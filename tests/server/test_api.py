@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
 
+from convscope.assets import package_folder
 from convscope.models import PRESETS
 from convscope.train import load_checkpoint
 
 
-def test_health_and_run(live):
+def test_health_and_run(live, image_folder):
     assert live.http.get("/api/health").json() == {"status": "ok", "worker": "alive", "protocol_version": 1}
     run = live.run()
     assert run["model"] == "convnetjs" and run["device"] == "cpu"
-    assert run["dataset"] == {"source": run["dataset"]["source"], "train_size": 512, "test_size": 100}
+    assert run["dataset"] == {"source": f"image folder at {image_folder.resolve()}", "train_size": 512,
+                              "test_size": 100}
     assert [row["index"] for row in run["layers"]] == list(range(len(PRESETS["convnetjs"].spec)))
 
 
@@ -26,8 +29,10 @@ def test_pause_stops_the_step_counter_and_resume_restarts_it(live):
     assert live.http.post("/api/run/pause").json()["ok"] is False  # already paused: no effect
     one = live.http.post("/api/run/step").json()
     assert one["ok"]
-    stepped = live.wait_for(lambda run: run["step"] == step + 1)
-    assert live.wait_for(lambda run: True)["step"] == stepped["step"]
+    live.wait_for(lambda run: run["step"] > step)
+    time.sleep(1.0)  # dozens of steps, were it training
+    still = live.run()
+    assert (still["status"], still["step"]) == ("paused", step + 1)  # one step, and paused again
     assert live.http.post("/api/run/resume").json()["run"]["status"] == "training"
     live.wait_for(lambda run: run["step"] > step + 3)
 
@@ -110,7 +115,18 @@ def test_checkpoint_download_is_a_loadable_checkpoint(live, tmp_path):
 
 def test_the_page_and_static_files(live):
     page = live.http.get("/")
-    assert page.status_code == 200 and "/static/" in page.text
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script type="module" src="/static/js/main.js"></script>' in page.text
+    assert '<link rel="stylesheet" href="/static/vendor/uplot/uPlot.min.css">' in page.text
+    static = package_folder("static")
+    for path, kind in (("js/main.js", "text/javascript"), ("js/views/charts.js", "text/javascript"),
+                       ("vendor/uplot/uPlot.esm.js", "text/javascript"),
+                       ("vendor/uplot/uPlot.min.css", "text/css")):
+        r = live.anonymous.get(f"/static/{path}")
+        assert r.status_code == 200 and r.headers["content-type"].split(";")[0] == kind, (path, r.headers)
+        assert r.content == (static / path).read_bytes(), path
+    assert b'from "./socket.js"' in live.anonymous.get("/static/js/main.js").content  # the entry module
+    assert live.anonymous.get("/static/js/nothing.js").status_code == 404
     assert live.http.get("/openapi.json").json()["info"]["title"] == "convscope"
 
 
