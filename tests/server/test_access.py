@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import httpx
 import numpy as np
@@ -14,6 +15,7 @@ from PIL import Image
 
 from hostile import PROPERTY, foreign_origins, misplaced, not_the_owner, owner_routes
 from convscope.access import COOKIE, token_matches
+from support import TIMEOUT
 
 # a body per command that would change the run if it were carried out; others get {}
 CHANGES = {"/api/run/hyperparams": {"lr": 0.5, "batch_size": 64}, "/api/run/model": {"name": "lenet"},
@@ -68,11 +70,19 @@ def test_viewing_and_classifying_are_open(live):
     assert session == {"owner": False, "message": "view only: the owner controls this run"}
     for path in ("/", "/api/run", "/api/health", "/api/models", "/api/images/test/0.png", "/learn/conv"):
         assert viewer.get(path).status_code == 200, path
-    assert viewer.post("/api/models/summary", json={"spec": [{"type": "fc", "units": 10}]}).status_code in (200, 422)
+    summary = viewer.post("/api/models/summary", json={"spec": [{"type": "fc", "units": 10}]})
+    assert summary.status_code == 200 and summary.json()["params"] == 3 * 32 * 32 * 10 + 10, summary.text
+    mirror, deadline = live.app.state.mirror, time.monotonic() + TIMEOUT
+    while mirror.weights is None or mirror.weights.spec != mirror.spec:  # the live weights, about 1 s old
+        assert time.monotonic() < deadline, "the live weights never reached the server"
+        time.sleep(0.1)
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buffer, "PNG")
     r = viewer.post("/api/classify", files={"file": ("x.png", buffer.getvalue())})
-    assert r.status_code in (200, 503), r.text  # 503 only before the weights reach the server
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "convnetjs" and len(body["probabilities"]) == 10
+    assert abs(sum(body["probabilities"]) - 1) < 1e-5 and body["top"][0]["p"] == max(body["probabilities"])
 
 
 def test_the_owner_address_sets_an_httponly_strict_cookie_and_redirects_to_the_clean_address(live):
