@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 from .hub import Hub
 from .inference.live import LiveClassifier
 from .mirror import RunMirror
-from .runs import RunStore
+from .runs import Recorder, RunStore
 from .settings import Settings
 from .worker import Worker
 
@@ -35,6 +35,10 @@ def get_store(conn: HTTPConnection) -> RunStore:
     return conn.app.state.store
 
 
+def get_recorder(conn: HTTPConnection) -> Recorder:
+    return conn.app.state.recorder
+
+
 def get_classifier(conn: HTTPConnection) -> LiveClassifier:
     return conn.app.state.classifier
 
@@ -44,4 +48,5 @@ WorkerDep = Annotated[Worker, Depends(get_worker)]
 MirrorDep = Annotated[RunMirror, Depends(get_mirror)]
 HubDep = Annotated[Hub, Depends(get_hub)]
 StoreDep = Annotated[RunStore, Depends(get_store)]
+RecorderDep = Annotated[Recorder, Depends(get_recorder)]
 ClassifierDep = Annotated[LiveClassifier, Depends(get_classifier)]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ..deps import MirrorDep, SettingsDep, StoreDep, WorkerDep
+from ..deps import MirrorDep, RecorderDep, SettingsDep, StoreDep, WorkerDep
 from ..protocol import CommandReply, EvalPoint, MetricPoint, Problem, RunHistory, RunList, RunSummary
 from ..runs import RunRecord, RunStore, forget_run
 from ..runs.files import RUN_ID
@@ -37,8 +37,10 @@ def find(store: RunStore, run_id: str) -> RunRecord:
 
 
 @router.get("", response_model=RunList)
-async def list_runs(store: StoreDep, mirror: MirrorDep) -> RunList:
-    return RunList(runs=[summary(r, mirror.run.run_id) for r in store.runs()], problem=store.problem)
+async def list_runs(store: StoreDep, recorder: RecorderDep, mirror: MirrorDep) -> RunList:
+    """Every run, newest first; `problem` says what is wrong with the run database, if anything."""
+    return RunList(runs=[summary(r, mirror.run.run_id) for r in store.runs()],
+                   problem=store.problem or recorder.problem)
 
 
 @router.get("/{run_id}/history", response_model=RunHistory, responses={404: {"model": Problem}})

@@ -94,3 +94,23 @@ def test_an_uploaded_checkpoint_becomes_the_live_run(start_server, image_folder)
         assert run["model"] == "mine" and run["config"]["lr"] == 0.033 and run["step"] >= step - 1
         runs = live.http.get("/api/runs").json()["runs"]
         assert sum(r["name"] == "mine" for r in runs) == 1 and len(runs) == 2  # the failed uploads left nothing
+
+
+def test_a_run_database_that_cannot_be_written_is_reported_and_training_goes_on(start_server, image_folder,
+                                                                              monkeypatch):
+    import sqlite3
+
+    with start_server(image_folder) as live:
+        live.wait_for(lambda run: run["status"] == "training")
+        assert live.http.get("/api/runs").json()["problem"] is None
+        recorder = live.app.state.recorder
+
+        def disk_full(*args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(recorder.store, "add_train", disk_full)
+        step = live.run()["step"]
+        live.wait_for(lambda run: run["step"] > step + 5)  # training goes on, and the hub with it
+        problem = live.http.get("/api/runs").json()["problem"]
+        assert problem == ("the run database cannot be written (database or disk is full): "
+                           "this run's history is not being kept")
