@@ -1,6 +1,19 @@
 """Helpers that tests in several folders import (tests/ is on pytest's pythonpath)."""
 
+import os
+from typing import NoReturn
+
+import pytest
+
 TIMEOUT = 60.0  # seconds to wait for anything a worker does (CI machines are slow and shared)
+
+
+def unavailable(what: str, fix: str) -> NoReturn:
+    """A browser or tool that tests need cannot be found or started: skip them, saying what and how to
+    install it; under CI (CI=true), which must install it, fail instead, so no run passes without them."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {what}: {fix}", pytrace=False)
+    pytest.skip(f"{what}: {fix}")
 
 
 def make_tiny_dataset(train: int = 256, test: int = 128, seed: int = 0):

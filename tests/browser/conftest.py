@@ -3,8 +3,9 @@ training a tiny image-folder dataset, driven by Debian's Chromium through Playwr
 
     python -m pytest tests/browser -q          # ~1 minute on 2 cores
 
-Skipped, with the reason, when the playwright package or /usr/bin/chromium is missing
-(`apt-get install -y chromium`; never `playwright install`). CONVSCOPE_CHROMIUM picks another binary.
+Skipped, with the reason, when the playwright package or /usr/bin/chromium is missing or Chromium
+does not start (`apt-get install -y chromium`; never `playwright install`); under CI (CI=true) that
+is an error instead. CONVSCOPE_CHROMIUM picks another binary.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from support import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CONVSCOPE_CHROMIUM", "/usr/bin/chromium"))
+INSTALL_CHROMIUM = "apt-get install chromium" + (", or point CONVSCOPE_CHROMIUM at a Chromium binary"
+                                                  if "CONVSCOPE_CHROMIUM" in os.environ else "")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                  # a page whose response a test rewrote (route.fulfill) has no address, so counts as
                  # public, and these checks would then block its websocket to 127.0.0.1
@@ -161,11 +166,17 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed", "pip install -e '.[test]'")
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` to run the browser tests")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        unavailable(f"{CHROMIUM} is missing", INSTALL_CHROMIUM)
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        except Error as e:
+            unavailable(f"{CHROMIUM} did not start ({e.message.splitlines()[0]})", INSTALL_CHROMIUM)
         yield browser
         browser.close()
 

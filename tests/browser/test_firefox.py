@@ -2,8 +2,8 @@
 since Playwright drives only its own patched Firefox builds. One smoke test: the page connects,
 draws its charts and layer canvases, and logs nothing.
 
-Skipped when firefox-esr is missing (`apt-get install -y firefox-esr`); CONVSCOPE_FIREFOX picks
-another binary.
+Skipped when firefox-esr is missing or does not start (`apt-get install -y firefox-esr`); under CI
+(CI=true) that is an error instead. CONVSCOPE_FIREFOX picks another binary.
 """
 
 from __future__ import annotations
@@ -16,12 +16,19 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import websockets
 
-FIREFOX = os.environ.get("CONVSCOPE_FIREFOX") or shutil.which("firefox-esr") or shutil.which("firefox")
+from support import unavailable
+
+CHOSEN = os.environ.get("CONVSCOPE_FIREFOX")
+FIREFOX = shutil.which(CHOSEN) if CHOSEN else shutil.which("firefox-esr") or shutil.which("firefox")
+INSTALL_FIREFOX = "apt-get install firefox-esr" + (", or point CONVSCOPE_FIREFOX at a Firefox binary" if CHOSEN else "")
+START_TIMEOUT = 30.0  # seconds for Firefox to open its WebDriver BiDi port (a fresh profile, 2 cores)
 
 STATE = """(() => {
   const store = window.convscope && window.convscope.store;
@@ -61,17 +68,24 @@ class Bidi:
                 return message["result"]
 
 
-async def drive(url: str, port: int, deadline: float) -> tuple[dict, list[dict]]:
-    websockets = pytest.importorskip("websockets")
-    for _ in range(200):
+def wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> None:
+    """Return once Firefox's WebDriver BiDi port accepts connections; when it exits first or never
+    opens the port, it cannot run here."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            ws = await websockets.connect(f"ws://127.0.0.1:{port}/session", max_size=None)
-            break
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
         except OSError:
-            await asyncio.sleep(0.1)
-    else:
-        pytest.fail("firefox did not open its WebDriver BiDi port")
-    async with ws:
+            time.sleep(0.1)
+    said = log.read_text(errors="replace").strip().splitlines()[-1:] or ["nothing"]
+    how = (f"exited with {process.returncode}" if process.returncode is not None
+           else f"did not open its WebDriver BiDi port within {START_TIMEOUT:.0f} s")
+    unavailable(f"{FIREFOX} {how} (its last words: {said[0]})", INSTALL_FIREFOX)
+
+
+async def drive(url: str, port: int, deadline: float) -> tuple[dict, list[dict]]:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/session", max_size=None) as ws:
         bidi = Bidi(ws)
         await bidi.call("session.new", {"capabilities": {}})
         await bidi.call("session.subscribe", {"events": ["log.entryAdded"]})
@@ -90,27 +104,36 @@ async def drive(url: str, port: int, deadline: float) -> tuple[dict, list[dict]]
         return state, bidi.logs
 
 
-@pytest.mark.skipif(FIREFOX is None, reason="firefox-esr is not installed (apt-get install -y firefox-esr)")
-def test_page_works_in_firefox(live_server, tmp_path):
-    live_server.ensure_training()
+@pytest.fixture
+def firefox(tmp_path: Path) -> Iterator[int]:
+    """A headless Firefox on a fresh profile, listening: its WebDriver BiDi port."""
+    if FIREFOX is None:
+        unavailable(f"{CHOSEN or 'firefox-esr'} is missing", INSTALL_FIREFOX)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     profile = Path(tempfile.mkdtemp(dir=tmp_path))
-    firefox = subprocess.Popen([FIREFOX, "--headless", "--remote-debugging-port", str(port), "--profile", str(profile),
-                                "--no-remote"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "firefox.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([FIREFOX, "--headless", "--remote-debugging-port", str(port), "--profile",
+                                    str(profile), "--no-remote"], stdout=out, stderr=subprocess.STDOUT)
     try:
-        # a thread of its own: Playwright's sync API keeps an event loop running in this one
-        with ThreadPoolExecutor(1) as pool:
-            state, logs = pool.submit(asyncio.run, drive(live_server.url + "/", port,
-                                                         time.monotonic() + 60)).result()
+        wait_until_listening(process, port, log)
+        yield port
     finally:
-        firefox.terminate()
+        process.terminate()
         try:
-            firefox.wait(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            firefox.kill()
-            firefox.wait()
+            process.kill()
+            process.wait()
+
+
+def test_page_works_in_firefox(firefox, live_server):
+    live_server.ensure_training()
+    # a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        state, logs = pool.submit(asyncio.run, drive(live_server.url + "/", firefox, time.monotonic() + 60)).result()
     assert state.get("connection") == "open", state
     assert state["points"] > 3 and state["frame"] and state["chartWidth"] > 0, state
     assert state["distinct"] > 8, f"the first conv layer's activations are blank in Firefox: {state}"

@@ -1,4 +1,7 @@
-"""Run the page's pure JS modules under node: `run_js("static/js/teach/conv.js", [("conv2d", [...])])`."""
+"""Run the page's pure JS modules under node: `run_js("static/js/teach/conv.js", [("conv2d", [...])])`.
+
+Skipped when node is missing (`apt-get install -y nodejs`); under CI (CI=true) that is an error instead.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from support import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("run_js.mjs")
 
@@ -18,7 +23,7 @@ RUNNER = Path(__file__).with_name("run_js.mjs")
 def run_js():
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: the page's JS modules are tested under node")
+        unavailable("node is missing (the page's JS modules are tested under it)", "apt-get install nodejs")
 
     def run(module: str, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         payload = json.dumps([{"fn": fn, "args": args} for fn, args in calls])
