@@ -5,11 +5,14 @@ damaged checkpoint or database is reported and set aside, never trusted."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import time
 
-from convscope.runs import RunStore
+from convscope.protocol import Error, Metrics, ModelChanged
+from convscope.runs import RunStore, checkpoint_path
+from convscope.train import load_checkpoint
 
 
 def wait_for_checkpoint(live, after_step: int, timeout: float = 60.0) -> int:
@@ -25,21 +28,46 @@ def wait_for_checkpoint(live, after_step: int, timeout: float = 60.0) -> int:
         time.sleep(0.1)
 
 
-def test_a_killed_worker_restarts_from_the_last_checkpoint(start_server, image_folder):
+def restart(seen: list) -> tuple[ModelChanged, Metrics] | None:
+    """The new worker's ModelChanged among the messages `seen`, and the first metrics after it."""
+    changed = next((i for i, m in enumerate(seen) if isinstance(m, ModelChanged)), None)
+    first = None if changed is None else next((m for m in seen[changed:] if isinstance(m, Metrics)), None)
+    return (seen[changed], first) if first else None
+
+
+def test_a_killed_worker_restarts_from_the_last_checkpoint(start_server, image_folder, tmp_path, monkeypatch):
     with start_server(image_folder, checkpoint_every=0.5) as live:
         live.wait_for(lambda run: run["status"] == "training")
         live.http.patch("/api/run/hyperparams", json={"batch_size": 32})
         run_id = live.run()["run_id"]
-        worker = live.app.state.worker
+        worker, hub = live.app.state.worker, live.app.state.hub
+        seen: list = []  # what the worker sent the server, in order
+        publish = hub.publish
+        monkeypatch.setattr(hub, "publish", lambda message: (seen.append(message), publish(message)))
         for kill in range(2):
             saved = wait_for_checkpoint(live, 40 if kill == 0 else resumed)
-            os.kill(worker.process.pid, signal.SIGKILL)
+            dead = worker.process
+            os.kill(dead.pid, signal.SIGKILL)
+            dead.join(10)
+            seen.clear()
+            # the checkpoint the dead worker left, copied before its successor (still importing
+            # torch) can write another
+            kept = tmp_path / f"kill-{kill}.pt"
+            shutil.copyfile(checkpoint_path(tmp_path / "runs", run_id), kept)
+            on_disk = load_checkpoint(kept).step
+            assert on_disk >= saved
             run = live.wait_for(lambda run: run["status"] == "error")
-            assert "restarting it from the run's last checkpoint" in run["message"]
+            assert "(signal SIGKILL)" in run["message"]  # the crash and its cause are told
             run = live.wait_for(lambda run: run["status"] == "training" and run["message"]
                                 and run["message"].startswith("resumed from the checkpoint at step"))
-            resumed = int(run["message"].rsplit(" ", 1)[1])
-            assert resumed >= saved and run["run_id"] == run_id and run["config"]["batch_size"] == 32
+            assert run["message"] == f"resumed from the checkpoint at step {on_disk}"
+            assert run["run_id"] == run_id and run["config"]["batch_size"] == 32 and run["step"] >= on_disk
+            resumed = on_disk
+            # the new worker's trainer goes on from the checkpoint's counters: its first step is the next
+            live.wait_for(lambda run: restart(seen))
+            changed, first = restart(seen)
+            assert (changed.run_id, changed.resumed_step) == (run_id, on_disk)
+            assert first.points[0].step == on_disk + 1
             history = live.app.state.mirror.train.points
             assert history and history[0].step == 1 and history[-1].step >= resumed - 1  # charts whole
             # the steps redone after the checkpoint are stored once each
@@ -78,13 +106,18 @@ def test_a_new_model_starts_a_new_run_and_keeps_the_old_one(start_server, image_
         assert runs[first]["checkpoint_step"] >= 3  # saved when it was replaced
 
 
-def test_a_damaged_checkpoint_is_reported_and_set_aside(start_server, image_folder, tmp_path):
+def test_a_damaged_checkpoint_is_reported_and_set_aside(start_server, image_folder, tmp_path, monkeypatch):
     with start_server(image_folder) as live:
         run_id = live.wait_for(lambda run: run["status"] == "training" and run["step"] > 3)["run_id"]
     checkpoint = tmp_path / "runs" / run_id / "last.pt"
     checkpoint.write_bytes(b"not a checkpoint at all")
     with start_server(image_folder, epochs=None) as live:  # goes on with the last run
+        hub, errors = live.app.state.hub, []  # the worker is still starting: it has sent nothing yet
+        publish = hub.publish
+        monkeypatch.setattr(hub, "publish", lambda m: (isinstance(m, Error) and errors.append(m.message), publish(m)))
         run = live.wait_for(lambda run: run["status"] == "training")
+        assert len(errors) == 1 and errors[0].startswith(f"the checkpoint of run {run_id} cannot be used (")
+        assert errors[0].endswith("; it was renamed last.damaged"), errors  # told to every viewer
         assert run["run_id"] != run_id and not (run["message"] or "").startswith("resumed")
         assert (tmp_path / "runs" / run_id / "last.damaged").read_bytes() == b"not a checkpoint at all"
         runs = {r["id"]: r for r in live.http.get("/api/runs").json()["runs"]}
