@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .models.cost import LayerRow  # a row of the layer table, sent as it is
+
 PROTOCOL_VERSION = 1
 PROBE_MAGIC = b"CSP1"
 MAX_PROBE_BYTES = 512 * 1024  # a probe frame never exceeds this
@@ -63,24 +65,6 @@ class RunState(Wire):
     probe: ProbeImage | None = None  # the test image probes run on (None until data is loaded)
     dataset: DatasetInfo | None = None  # None until data is loaded
     run_id: str | None = None  # the run in the run store (GET /api/runs); None until one starts
-
-
-class LayerRow(Wire):
-    index: int  # top-level layer index (the probe blobs' `layer`)
-    path: list[int]  # nested for blocks: [4, 1] or [4, branch, 1]
-    name: str
-    type: str
-    output_shape: list[int]  # (C, H, W) or (N,), no batch dimension
-    params: int
-    macs: int  # multiply-accumulates per image
-    depth: int  # 0 = top level
-
-    @classmethod
-    def of(cls, row: Any) -> "LayerRow":
-        """From a server.models.LayerRow."""
-        return cls(index=row.path[0], path=list(row.path), name=row.name, type=row.type,
-                   output_shape=list(row.output_shape), params=row.params, macs=row.macs,
-                   depth=row.depth)
 
 
 class MetricPoint(Wire):

@@ -6,7 +6,7 @@ from functools import cache
 
 from .models import PRESETS, layer_table, totals, validate
 from .models.pattern import pattern
-from .protocol import LayerRow, ModelSummary, PatternInfo
+from .protocol import ModelSummary, PatternInfo
 
 
 def summarize(name: str, spec: list, num_classes: int = 10) -> ModelSummary:
@@ -14,7 +14,7 @@ def summarize(name: str, spec: list, num_classes: int = 10) -> ModelSummary:
     normalised = validate(spec, num_classes)
     table = layer_table(normalised, num_classes)
     params, macs = totals(table)
-    return ModelSummary(name=name, spec=normalised, layers=[LayerRow.of(row) for row in table],
+    return ModelSummary(name=name, spec=normalised, layers=table,
                         params=params, macs=macs, pattern=PatternInfo.of(pattern(normalised)))
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cost import LayerRow
 from .spec import ACTIVATIONS, SpecError, validate
-from .table import LayerRow, layer_table, totals
+from .table import layer_table, totals
 
 LABS = ("fc-vs-conv", "bottleneck", "small-filters")
 

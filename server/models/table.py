@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from .cost import batchnorm_params, conv_macs, conv_params, fc_macs, fc_params
+from .cost import LayerRow, batchnorm_params, conv_macs, conv_params, fc_macs, fc_params
 from .spec import (Shape, fmt_shape, input_shape, nin_layers, output_shape, shortcut_batchnorm,
                    shortcut_stride, validate)
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    path: tuple[int, ...]  # index in the spec; nested for blocks: (4, 1), or (4, branch, 1) in inception
-    name: str  # e.g. "conv 5x5, 16 filters, pad 2"
-    type: str  # the spec's type; "shortcut" for a residual's 1x1 conv shortcut
-    output_shape: tuple[int, ...]  # (C, H, W) or (N,), no batch dimension
-    params: int  # all parameters, frozen ones included
-    trainable: int  # parameters the optimizer updates (params - frozen)
-    macs: int  # multiply-accumulates per image (see cost.py for the convention)
-    depth: int  # 0 = top level, 1 = inside a block, ...
 
 
 def describe(layer: dict) -> str:
@@ -79,8 +66,8 @@ def _shortcut_row(layer: dict, shape: Shape, out: Shape, path: tuple[int, ...], 
     params = conv_params(shape[0], out[0], 1, bias=not norm) + (batchnorm_params(out[0]) if norm else 0)
     name = f"shortcut: conv 1x1, {out[0]} filters" + (f", stride {stride}" if stride > 1 else "") + (
         " + batchnorm" if norm else "")
-    return LayerRow(path + (len(layer["layers"]),), name, "shortcut", out, params, params,
-                    conv_macs(shape[0], out[0], 1, *out[1:]), depth)
+    return LayerRow(path=path + (len(layer["layers"]),), name=name, type="shortcut", output_shape=out, params=params,
+                    trainable=params, macs=conv_macs(shape[0], out[0], 1, *out[1:]), depth=depth)
 
 
 def _rows(layers: list[dict], shape: Shape, prefix: tuple[int, ...], depth: int) -> list[LayerRow]:
@@ -105,7 +92,9 @@ def _rows(layers: list[dict], shape: Shape, prefix: tuple[int, ...], depth: int)
             cost = tuple(sum(getattr(row, key) for row in direct) for key in ("params", "trainable", "macs"))
         else:
             cost = _leaf_cost(layer, shape, out)
-        rows.append(LayerRow(path, describe(layer), kind, out, *cost, depth))
+        params, trainable, macs = cost
+        rows.append(LayerRow(path=path, name=describe(layer), type=kind, output_shape=out, params=params,
+                             trainable=trainable, macs=macs, depth=depth))
         rows += children
         shape = out
     return rows

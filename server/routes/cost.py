@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from ..models import SpecError
 from ..models.costlab import compare
-from ..protocol import CostComparison, CostQuestion, CostSide, LayerRow, Problem
+from ..protocol import CostComparison, CostQuestion, CostSide, Problem
 from .errors import ApiError
 
 router = APIRouter(prefix="/api/cost", tags=["teaching"])
@@ -20,7 +20,7 @@ def cost(body: CostQuestion) -> CostComparison:
                              body.reduce)
     except SpecError as e:
         raise ApiError(422, str(e), e.path) from None
-    sides = [CostSide(name=s.name, spec=s.spec, layers=[LayerRow.of(row) for row in s.rows], params=s.params,
+    sides = [CostSide(name=s.name, spec=s.spec, layers=s.rows, params=s.params,
                       macs=s.macs, activations=s.activations, receptive_field=s.receptive_field)
              for s in comparison.sides]
     return CostComparison(lab=comparison.lab, title=comparison.title, sides=sides)

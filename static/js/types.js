@@ -44,7 +44,8 @@
  * @property {string} name
  * @property {string} type
  * @property {number[]} output_shape (C, H, W) or (N,)
- * @property {number} params
+ * @property {number} params         frozen ones included
+ * @property {number} trainable      what the optimiser updates
  * @property {number} macs
  * @property {number} depth
  *
