@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cost import LayerRow
-from .spec import ACTIVATIONS, SpecError, validate
+from .layers import TYPES
+from .spec import SpecError, validate
 from .table import layer_table, totals
 
 LABS = ("fc-vs-conv", "bottleneck", "small-filters")
@@ -62,7 +63,7 @@ def side(name: str, shape: tuple[int, int, int], layers: list[dict]) -> Side:
     spec = validate([{"type": "input", "channels": c, "height": h, "width": w}, *layers], num_classes=None)
     rows = layer_table(spec, num_classes=None)
     params, macs = totals(rows)
-    return Side(name, spec, rows, params, macs, sum(layer["type"] in ACTIVATIONS for layer in spec),
+    return Side(name, spec, rows, params, macs, sum(TYPES[layer["type"]].pattern == "act" for layer in spec),
                 receptive_field(spec))
 
 

@@ -17,16 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec import ACTIVATIONS, validate
-
-PASSENGERS = ("batchnorm", "dropout", "flatten", "scale")  # left out of the pattern
-WHY_BLOCK = {
-    "residual": "a residual block adds its input to its output, y = F(x) + x: the input skips past the "
-                "block's layers, so the network is no longer one chain of layers (ResNet, 2015)",
-    "inception": "an inception block runs several convolutions and a pooling side by side on the same "
-                 "input and concatenates their outputs: the network branches instead of being one chain "
-                 "(GoogLeNet, 2014)",
-}
+from .layers import TYPES
+from .spec import validate
 
 
 @dataclass(frozen=True)
@@ -49,34 +41,33 @@ class Pattern:
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # conv, act, pool, globalpool, fc, softmax, residual, inception
+    kind: str  # its place in the pattern (layers.PATTERN): conv, act, pool, globalpool, fc, softmax, block
     label: str  # as drawn: CONV, RELU, POOL, ...
     path: tuple[int, ...]
     type: str  # the spec's type
 
 
+def _token(layer: dict, path: tuple[int, ...]) -> Token:
+    place = TYPES[layer["type"]].pattern
+    return Token(place, "CONV" if place == "conv" else layer["type"].upper(), path, layer["type"])
+
+
 def _tokens(layers: list[dict], notes: list[str]) -> list[Token]:
     tokens: list[Token] = []
+    inner: dict[str, list[int]] = {}  # a block read as its sublayers (nin) -> where
     left_out: dict[str, list[int]] = {}
-    nin: list[int] = []
     for i, layer in enumerate(layers):
-        kind = layer["type"]
-        if kind == "input":
-            continue
-        if kind in PASSENGERS:
-            left_out.setdefault(kind, []).append(i)
-        elif kind in ("conv", "whiten"):
-            tokens.append(Token("conv", "CONV", (i,), kind))
-        elif kind == "nin":
-            tokens += [Token("conv", "CONV", (i, j), "conv") if j % 2 == 0 else Token("act", "RELU", (i, j), "relu")
-                       for j in range(6)]
-            nin.append(i)
-        elif kind in ACTIVATIONS:
-            tokens.append(Token("act", kind.upper(), (i,), kind))
-        else:
-            tokens.append(Token(kind, kind.upper(), (i,), kind))
-    if nin:
-        notes.append(f"nin ({_layers(nin)}) counts as (CONV-RELU)*3: a conv and two 1x1 convs, each followed by relu")
+        place = TYPES[layer["type"]].pattern
+        if place == "left out":
+            left_out.setdefault(layer["type"], []).append(i)
+        elif place == "inner":
+            parts = TYPES[layer["type"]].parts(layer)
+            tokens += [_token(sub, (i, *prefix, j)) for prefix, part in parts for j, sub in enumerate(part)]
+            inner.setdefault(layer["type"], []).append(i)
+        elif place != "input":
+            tokens.append(_token(layer, (i,)))
+    for kind, where in inner.items():
+        notes.append(f"{kind} ({_layers(where)}) {TYPES[kind].why}")
     for kind, where in left_out.items():
         notes.append(f"{kind} ({_layers(where)}) is left out: it rides along with the layer before it")
     return tokens
@@ -92,7 +83,7 @@ def _plain(tokens: list[Token]) -> list[str]:
     count = 0
     for j, token in enumerate(tokens):
         count += 1
-        if j + 1 < len(tokens) and tokens[j + 1].label == token.label and token.kind in WHY_BLOCK:
+        if j + 1 < len(tokens) and tokens[j + 1].label == token.label and token.kind == "block":
             continue
         out.append(token.label + (f"*{count}" if count > 1 else ""))
         count = 0
@@ -147,15 +138,15 @@ def pattern(spec: Any) -> Pattern:
     layers = validate(spec, num_classes=None)
     notes: list[str] = []
     tokens = _tokens(layers, notes)
-    blocks = [t for t in tokens if t.kind in WHY_BLOCK]
+    blocks = [t for t in tokens if t.kind == "block"]
     if blocks:
         why = []
-        for kind, reason in WHY_BLOCK.items():
-            where = [t.path[0] for t in blocks if t.kind == kind]
+        for kind in TYPES.values():
+            where = [t.path[0] for t in blocks if t.type == kind.type]
             if where:
-                why.append(Issue((where[0],), f"{_layers(where)} ({kind}): {reason}"))
+                why.append(Issue((where[0],), f"{_layers(where)} ({kind.type}): {kind.why}"))
         text = " - ".join(["INPUT", *_plain(tokens)])
-        kinds = " and ".join(sorted({t.kind for t in blocks}))
+        kinds = " and ".join(sorted({t.type for t in blocks}))
         return Pattern(False, text, f"Does not fit: it has {kinds} blocks.", why=tuple(why), notes=tuple(notes))
 
     at, stages = 0, []  # stages: (N, pooled, activation)

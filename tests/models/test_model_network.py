@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from convscope.models import PRESETS, SpecError, build_model, layer_table, totals
-from convscope.models.network import Inception, Residual
+from convscope.models.layers import TYPES
+from convscope.models.modules import Inception, Residual
 
 FC10 = {"type": "fc", "units": 10}
 LAYERS = [
@@ -34,6 +35,11 @@ SPECS = {
     "flatten": [{"type": "pool", "size": 4}, {"type": "flatten"}, FC10],
     **{name: preset.spec for name, preset in PRESETS.items()},
 }
+
+
+def test_every_type_is_checked_against_torch():
+    """A new layer type needs a layer in SPECS: its module is then checked against its table rows."""
+    assert {layer["type"] for spec in SPECS.values() for layer in spec} == set(TYPES)
 
 
 def find(net: nn.Module, path: tuple[int, ...]) -> nn.Module:

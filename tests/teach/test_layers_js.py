@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 import json
-import re
 
 from convscope.models import PRESETS, validate
-from convscope.models.spec import FIELDS, REQUIRED, _boolean, _factor, _non_negative, _positive, _probability
+from convscope.models.layers import TYPES
 
 LAYERS_JS = "static/js/teach/layers.js"
-KINDS = {_positive: "int", _non_negative: "int0", _boolean: "bool", _probability: "prob", _factor: "number"}
-
-
-def expected_kind(check) -> tuple[str, list[str] | None]:
-    if check in KINDS:
-        return KINDS[check], None
-    problem = check("__not_a_choice__") or ""
-    if problem.startswith("must be one of"):  # _choice(...): its options are listed in the message
-        return "choice", json.loads("[" + re.match(r"must be one of (.*), got", problem).group(1) + "]")
-    return {"_layer_list": "layers", "_branch_list": "branches"}[check.__name__], None
 
 
 def test_every_type_and_field_matches_the_server(run_js):
     (types,) = run_js(LAYERS_JS, [("LAYER_TYPES", [])])
-    assert list(types) == list(FIELDS)
-    for kind, fields in FIELDS.items():
-        assert list(types[kind]) == list(fields), kind
-        for name, (check, default) in fields.items():
-            field = types[kind][name]
-            want_kind, choices = expected_kind(check)
-            assert field["kind"] == want_kind, (kind, name)
-            assert field.get("choices") == choices, (kind, name)
-            if default is REQUIRED:
-                assert "default" not in field, (kind, name)
-            else:
-                assert field["default"] == default, (kind, name)
+    assert list(types) == list(TYPES)
+    for kind, t in TYPES.items():
+        assert list(types[kind]) == list(t.fields), kind
+        for name, field in t.fields.items():
+            js = types[kind][name]
+            assert js["kind"] == field.kind, (kind, name)
+            assert js.get("choices") == (list(field.choices) if field.choices else None), (kind, name)
+            if field.required:
+                assert "default" not in js, (kind, name)
+            else:  # pool's stride (same_as its size) is null here
+                assert js["default"] == (None if field.same_as else field.default), (kind, name)
 
 
 def test_compact_specs_validate_to_the_same_network(run_js):

@@ -1,6 +1,6 @@
 // The layer spec's types and fields, for the network editor's form (docs/layer-spec.md). The server
 // validates (POST /api/models/summary); this table only says which inputs to draw. No imports:
-// tests/teach/test_layers_js.py checks it against server/models/spec.py's FIELDS under node.
+// tests/teach/test_layers_js.py checks it against server/models/layers.py's TYPES under node.
 
 /**
  * kind: "int" (> 0), "int0" (>= 0), "number", "prob" (in [0, 1)), "bool", "choice", "layers"
