@@ -24,8 +24,8 @@ from .limits import RateLimiter
 from .mirror import HISTORY_POINTS, RunMirror
 from .models import PRESETS, load_spec
 from .protocol import ModelChanged, PresetInfo, RunState
-from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, learn, models, pages, run,
-                     runs, session, ws)
+from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, layers, learn, models, pages,
+                     run, runs, session, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
 from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
 from .settings import DEFAULT_MODEL, Settings
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
     if is_loopback(settings.host):
         app.add_middleware(LoopbackHostsOnly)  # no DNS rebinding
-    for module in (health, session, run, runs, models, images, checkpoint, ws, pages, cost, learn, classify,
+    for module in (health, session, run, runs, models, layers, images, checkpoint, ws, pages, cost, learn, classify,
                    evaluation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=package_folder("static")), name="static")

@@ -317,6 +317,29 @@ class PatternInfo(Wire):
                    why=[PatternIssue(path=list(i.path), message=i.message) for i in pattern.why])
 
 
+class LayerField(Wire):
+    kind: str  # "int" (> 0), "int0" (>= 0), "number", "prob" (in [0, 1)), "bool", "choice", "layers", "branches"
+    required: bool
+    default: Any = None  # when not required (and not same_as)
+    choices: list[str] | None = None  # a "choice"'s options
+    same_as: str | None = None  # defaults to this other field's value (pool's stride: its size)
+
+
+class LayerTypeInfo(Wire):
+    """GET /api/layers: one layer type, for the page's editor (server/models/layers.py)."""
+    about: str
+    fields: dict[str, LayerField]  # in the order of the normalised spec
+    starter: dict[str, Any]  # what a new layer of this type starts as, e.g. {"type": "fc", "units": 10}
+
+    @classmethod
+    def of(cls, kind: Any) -> "LayerTypeInfo":
+        """From a server.models.layers.LayerType."""
+        fields = {name: LayerField(kind=f.kind, required=f.required, default=None if f.required or f.same_as else
+                                   f.default, choices=list(f.choices) if f.choices else None, same_as=f.same_as)
+                  for name, f in kind.fields.items()}
+        return cls(about=kind.about, fields=fields, starter={"type": kind.type, **kind.start})
+
+
 class ModelSummary(Wire):
     name: str
     spec: list[dict[str, Any]]

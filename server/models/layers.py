@@ -3,10 +3,10 @@
 A type has its fields (checks and defaults), a sentence for the page, its place in the classic
 pattern, and what a layer of it does given its input shape: the output shape (or a SpecError when
 it cannot apply), the module, the parameters and MACs, and its name in the layer table.
-Validation (spec.py), the network (network.py), the layer table (table.py) and the pattern reading
-(pattern.py) all read the types from TYPES; tests fail until docs/layer-spec.md has a section for a
-type, tests/models/test_model_network.py a layer of it (checked against torch) and the editor's
-static/js/teach/layers.js its fields.
+Validation (spec.py), the network (network.py), the layer table (table.py), the pattern reading
+(pattern.py) and the page's editor (GET /api/layers) all read the types from TYPES, so adding a
+type is writing its class here and listing it in TYPES; tests fail until docs/layer-spec.md has a
+section for it and tests/models/test_model_network.py a layer of it (checked against torch).
 """
 
 from __future__ import annotations

@@ -49,6 +49,20 @@
  * @property {number} macs
  * @property {number} depth
  *
+ * @typedef {object} LayerField      a field of a layer type (GET /api/layers)
+ * @property {"int"|"int0"|"number"|"prob"|"bool"|"choice"|"layers"|"branches"} kind
+ *                                   int: > 0, int0: >= 0, prob: in [0, 1), layers: a list of layers,
+ *                                   branches: a list of layer lists
+ * @property {boolean} required
+ * @property {any} default           when not required (and not same_as)
+ * @property {string[]|null} choices a choice's options
+ * @property {string|null} same_as   defaults to this other field's value (pool's stride: its size)
+ *
+ * @typedef {object} LayerTypeInfo   a layer type (GET /api/layers, server/models/layers.py)
+ * @property {string} about          one sentence
+ * @property {Record<string, LayerField>} fields   in the order of the normalised spec
+ * @property {any} starter           what a new layer of this type starts as
+ *
  * @typedef {object} MetricPoint
  * @property {number} step
  * @property {number} epoch

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from convscope.models.layers import TYPES
+
 VIEWPORT = {"width": 1366, "height": 900}
 
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -42,6 +44,9 @@ def test_editor_pins_a_broken_spec_to_its_layer_and_trains_a_fixed_one(page):
     p = page.page
     p.wait_for_selector("#editor-layers li[data-index='11']")  # the live convnetjs: 12 layers
     p.wait_for_selector("#editor-table")
+    types = p.locator("#editor-layers li[data-index='4'] select.ed-type")
+    assert types.locator("option").all_inner_texts() == list(TYPES)  # every layer type, from GET /api/layers
+    assert types.input_value() == "conv" and types.get_attribute("title") == TYPES["conv"].about
     size = p.locator("#editor-layers li[data-index='4'] input[data-field='size']")
     size.fill("64")
     p.wait_for_selector("#editor-layers li[data-index='4'][data-invalid='true'] .ed-error")

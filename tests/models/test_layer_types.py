@@ -1,5 +1,5 @@
 """Every layer type is whole: a sentence, a place in the classic pattern, a starter layer, and fields
-whose description (kind, default, choices: what the page's editor draws) is what validation does."""
+whose description (what the page's editor draws, GET /api/layers) is what validation does."""
 
 import pytest
 

@@ -1,5 +1,6 @@
 """The teaching routes through the real app, in-process: POST /api/cost, GET /api/run/model, the
-pattern in summaries, and the /learn pages (strict-CSP friendly: no inline script or style).
+pattern in summaries, the editor's layer types (GET /api/layers), and the /learn pages (strict-CSP
+friendly: no inline script or style).
 
 The app runs without its lifespan (no worker); the tests give it the mirror it would have built."""
 
@@ -13,6 +14,7 @@ import pytest
 
 from convscope.app import create_app
 from convscope.mirror import RunMirror
+from convscope.models.layers import TYPES
 from convscope.protocol import ModelChanged, RunState
 from convscope.summary import preset_summary
 
@@ -69,6 +71,16 @@ def test_cost_lab_googlenet_example(client):
 def test_cost_lab_refuses_bad_setups_with_a_reason(client, body, words):
     reply = client.post("/api/cost", json=body)
     assert reply.status_code == 422 and words in reply.json()["detail"]
+
+
+def test_the_editor_gets_every_layer_type_and_field(client):
+    types = client.get("/api/layers").json()
+    assert list(types) == list(TYPES)
+    for name, kind in TYPES.items():
+        assert list(types[name]["fields"]) == list(kind.fields) and types[name]["about"] == kind.about
+    assert types["pool"]["fields"]["stride"] == {"kind": "int", "required": False, "default": None, "choices": None,
+                                                 "same_as": "size"}
+    assert types["fc"]["fields"]["units"]["required"] and types["fc"]["starter"] == {"type": "fc", "units": 10}
 
 
 def test_summaries_carry_the_pattern(client):

@@ -1,88 +1,44 @@
-// The layer spec's types and fields, for the network editor's form (docs/layer-spec.md). The server
-// validates (POST /api/models/summary); this table only says which inputs to draw. No imports:
-// tests/teach/test_layers_js.py checks it against server/models/layers.py's TYPES under node.
+// Layer specs as the network editor writes them (docs/layer-spec.md). The types and their fields
+// come from the server (GET /api/layers, server/models/layers.py), which also validates
+// (POST /api/models/summary); this module only shortens and retypes layers. No imports:
+// tests/teach/test_layers_js.py runs it under node.
 
-/**
- * kind: "int" (> 0), "int0" (>= 0), "number", "prob" (in [0, 1)), "bool", "choice", "layers"
- * (a list of layers), "branches" (a list of layer lists). default: undefined when required;
- * null for pool's stride, which defaults to the window size.
- * @typedef {{kind: string, default?: any, choices?: string[]}} Field
- * @type {Record<string, Record<string, Field>>}
- */
-export const LAYER_TYPES = {
-  input: { channels: { kind: "int", default: 3 }, height: { kind: "int", default: 32 }, width: { kind: "int", default: 32 } },
-  conv: {
-    filters: { kind: "int" }, size: { kind: "int" }, stride: { kind: "int", default: 1 },
-    pad: { kind: "int0", default: 0 }, bias: { kind: "bool", default: true },
-  },
-  pool: {
-    mode: { kind: "choice", choices: ["max", "avg"], default: "max" }, size: { kind: "int", default: 2 },
-    stride: { kind: "int", default: null }, pad: { kind: "int0", default: 0 },
-  },
-  globalpool: { mode: { kind: "choice", choices: ["avg", "max"], default: "avg" } },
-  relu: {},
-  sigmoid: {},
-  tanh: {},
-  gelu: {},
-  batchnorm: {},
-  dropout: { p: { kind: "prob", default: 0.5 } },
-  flatten: {},
-  scale: { factor: { kind: "number" } },
-  fc: { units: { kind: "int" }, bias: { kind: "bool", default: true } },
-  softmax: {},
-  whiten: { size: { kind: "int", default: 2 } },
-  residual: {
-    layers: { kind: "layers" },
-    activation: { kind: "choice", choices: ["none", "relu", "sigmoid", "tanh", "gelu"], default: "none" },
-    shortcut: { kind: "choice", choices: ["auto", "identity", "conv"], default: "auto" },
-  },
-  inception: { branches: { kind: "branches" } },
-  nin: { filters: { kind: "int" }, size: { kind: "int" }, stride: { kind: "int", default: 1 }, pad: { kind: "int0", default: 0 } },
-};
-
-/** What a new layer of `type` starts with: its required fields filled with a typical value. */
-export const STARTERS = {
-  conv: { type: "conv", filters: 16, size: 3, pad: 1 },
-  fc: { type: "fc", units: 10 },
-  scale: { type: "scale", factor: 0.125 },
-  residual: { type: "residual", layers: [{ type: "conv", filters: 16, size: 3, pad: 1 }, { type: "relu" }] },
-  inception: { type: "inception", branches: [[{ type: "conv", filters: 8, size: 1 }], [{ type: "conv", filters: 8, size: 3, pad: 1 }]] },
-  nin: { type: "nin", filters: 32, size: 3, pad: 1 },
-};
+/** @typedef {import('../types.js').LayerTypeInfo} LayerTypeInfo */
+/** @typedef {Record<string, LayerTypeInfo>} LayerTypes */
 
 /**
  * A layer without the fields that only repeat a default (pool's stride equal to its size too),
  * inside blocks as well: what a person would write. Anything unknown is kept as it is.
- * @param {any} layer
+ * @param {any} layer @param {LayerTypes} types
  * @returns {any}
  */
-export function compact(layer) {
+export function compact(layer, types) {
   if (!layer || typeof layer !== "object" || Array.isArray(layer)) return layer;
-  const fields = LAYER_TYPES[layer.type];
+  const fields = types[layer.type]?.fields;
   if (!fields) return layer;
   const out = {};
   for (const [name, value] of Object.entries(layer)) {
     const field = fields[name];
-    if (field && field.kind === "layers" && Array.isArray(value)) out[name] = value.map(compact);
+    if (field && field.kind === "layers" && Array.isArray(value)) out[name] = value.map((l) => compact(l, types));
     else if (field && field.kind === "branches" && Array.isArray(value)) {
-      out[name] = value.map((b) => (Array.isArray(b) ? b.map(compact) : b));
-    } else if (field && "default" in field && value === field.default) continue;
-    else if (layer.type === "pool" && name === "stride" && value === (layer.size ?? 2)) continue;
+      out[name] = value.map((b) => (Array.isArray(b) ? b.map((l) => compact(l, types)) : b));
+    } else if (field && field.same_as && value === (layer[field.same_as] ?? fields[field.same_as].default)) continue;
+    else if (field && !field.required && !field.same_as && value === field.default) continue;
     else out[name] = value;
   }
   return out;
 }
 
 /**
- * Change a layer's type, keeping the fields the new type also has.
- * @param {any} layer @param {string} type
+ * Change a layer's type: the new type's starter, with the fields the old layer shares with it.
+ * @param {any} layer @param {string} type @param {LayerTypes} types
  */
-export function retype(layer, type) {
-  const out = { ...(STARTERS[type] || { type }) };
-  const fields = LAYER_TYPES[type] || {};
+export function retype(layer, type, types) {
+  const out = structuredClone(types[type]?.starter ?? { type });
+  const fields = types[type]?.fields ?? {};
   if (layer && typeof layer === "object") {
     for (const [name, value] of Object.entries(layer)) {
-      if (name in fields && fields[name].kind === (LAYER_TYPES[layer.type]?.[name]?.kind)) out[name] = value;
+      if (name in fields && fields[name].kind === types[layer.type]?.fields[name]?.kind) out[name] = value;
     }
   }
   out.type = type;

@@ -1,16 +1,18 @@
 // The network editor: the live network (or a preset) as a layer spec, edited in a form per layer or
 // as raw JSON. Every change is checked by the server (POST /api/models/summary, debounced): a valid
 // spec shows its layer table, diagram and classic pattern; an invalid one shows the server's message
-// pinned to the layer. "Train this network" starts a new run with it (POST /api/run/model).
+// pinned to the layer. "Train this network" starts a new run with it (POST /api/run/model). The
+// layer types and their fields, which the form draws, come from GET /api/layers.
 
 import * as api from "../api.js";
 import { h } from "../dom.js";
-import { compact, formatSpec, LAYER_TYPES, retype } from "../teach/layers.js";
+import { compact, formatSpec, retype } from "../teach/layers.js";
 import { exact, layerTable, readable, shape } from "../teach/table.js";
 import { adoptRun, showMessage } from "./controls.js";
 
 /** @typedef {import('../socket.js').Store} Store */
 /** @typedef {import('../types.js').LayerRow} LayerRow */
+/** @typedef {import('../teach/layers.js').LayerTypes} LayerTypes */
 
 const CHECK_DELAY = 250; // ms after the last keystroke before the server checks the spec
 const LIVE = "";  // the source select's value for "the live network"
@@ -32,6 +34,8 @@ export class EditorView {
     this.seq = 0;
     this.timer = null;
     this.notes = new Map(); // preset name -> note
+    /** @type {LayerTypes} the layer types (GET /api/layers); none until they arrive */
+    this.types = {};
 
     this.el = {
       source: h("select", { attrs: { id: "editor-source", "aria-label": "start from" } },
@@ -69,6 +73,10 @@ export class EditorView {
     e.layers.addEventListener("change", (event) => this.#fieldChange(/** @type {any} */ (event.target)));
     e.layers.addEventListener("click", (event) => this.#rowButton(/** @type {any} */ (event.target)));
 
+    this.typesLoaded = api.request("GET", "/api/layers").then((result) => {
+      if (result.ok) this.types = result.body;
+      else showMessage(e.msg, "error", `Could not load the layer types: ${result.message}`);
+    });
     api.listModels().then((result) => {
       if (!result.ok || !Array.isArray(result.body)) return;
       for (const m of result.body) {
@@ -94,6 +102,7 @@ export class EditorView {
     const seq = ++this.seq;
     const result = name === LIVE ? await api.request("GET", "/api/run/model")
       : await api.request("GET", `/api/models/${encodeURIComponent(name)}/summary`);
+    await this.typesLoaded;
     if (seq !== this.seq) return;
     if (!result.ok) {
       showMessage(this.el.msg, "error", `Could not load ${name || "the live network"}: ${result.message}`);
@@ -102,7 +111,7 @@ export class EditorView {
     this.source = { kind: name === LIVE ? "live" : "preset", name: result.body.name };
     this.el.source.value = name;
     this.edited = false;
-    this.draft = result.body.spec.map(compact);
+    this.draft = result.body.spec.map((layer) => compact(layer, this.types));
     this.el.name.value = result.body.name;
     const note = this.notes.get(result.body.name);
     this.el.note.textContent = name === LIVE ? `Editing the live network, ${result.body.name}.` +
@@ -143,14 +152,16 @@ export class EditorView {
     if (!layer || typeof layer !== "object" || Array.isArray(layer)) {
       li.append(h("span", { text: `not a layer: ${JSON.stringify(layer)}` }));
     } else {
-      const type = h("select", { class: "ed-type", attrs: { "aria-label": `layer ${i} type` } },
-        ...Object.keys(LAYER_TYPES).map((t) => h("option", { text: t, attrs: { value: t } })));
-      if (!(layer.type in LAYER_TYPES)) {
+      const known = Object.hasOwn(this.types, layer.type);
+      const type = h("select", { class: "ed-type", title: known ? this.types[layer.type].about : "",
+        attrs: { "aria-label": `layer ${i} type` } },
+        ...Object.entries(this.types).map(([t, info]) => h("option", { text: t, title: info.about, attrs: { value: t } })));
+      if (!known) {
         type.prepend(h("option", { text: `${JSON.stringify(layer.type ?? null)} (unknown)`, attrs: { value: "" } }));
       }
-      type.value = layer.type in LAYER_TYPES ? layer.type : "";
+      type.value = known ? layer.type : "";
       li.append(type);
-      const fields = LAYER_TYPES[layer.type] || {};
+      const fields = known ? this.types[layer.type].fields : {};
       for (const [name, field] of Object.entries(fields)) li.append(this.#control(layer, i, name, field));
       for (const [name, value] of Object.entries(layer)) {
         if (name === "type" || name in fields) continue;
@@ -185,7 +196,7 @@ export class EditorView {
       area.value = has ? JSON.stringify(layer[name]) : "";
       return h("label", { class: "ed-field" }, `${name} `, area);
     }
-    const placeholder = !("default" in field) ? "required" : field.default === null ? "= size" : String(field.default);
+    const placeholder = field.required ? "required" : field.same_as ? `= ${field.same_as}` : String(field.default);
     const input = h("input", { attrs: { type: "text", "aria-label": label, placeholder, autocomplete: "off",
       inputmode: field.kind.startsWith("int") ? "numeric" : "decimal" }, dataset: { field: name } });
     input.value = has ? (typeof layer[name] === "string" ? layer[name] : JSON.stringify(layer[name])) : "";
@@ -222,12 +233,12 @@ export class EditorView {
     if (!li) return;
     const i = Number(li.dataset.index);
     if (target.classList.contains("ed-type")) {
-      this.#edit(() => { this.draft[i] = retype(this.draft[i], target.value); }, true);
+      this.#edit(() => { this.draft[i] = retype(this.draft[i], target.value, this.types); }, true);
       return;
     }
     const name = target.dataset.field;
     if (!name || (target.tagName !== "SELECT" && target.type !== "checkbox")) return;
-    const field = LAYER_TYPES[this.draft[i].type][name];
+    const field = this.types[this.draft[i].type].fields[name];
     const value = target.type === "checkbox" ? target.checked : target.value;
     if (value === field.default) delete this.draft[i][name];
     else this.draft[i][name] = value;
