@@ -8,7 +8,7 @@ from PIL import Image
 
 from convscope.inference import MAX_BYTES, ImageError, decode_image
 
-from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb, with_orientation
+from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb, png_by_hand, with_orientation
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
@@ -160,7 +160,15 @@ def test_a_truncated_jpeg_is_refused():
 
 
 def test_the_bomb_is_refused_from_its_header_before_decoding():
-    """Within the limit Pillow would decode; past it, the message names the declared size."""
+    """Past Pillow's own bomb limit it refuses to open the file; past MAX_PIXELS but within Pillow's
+    limit the declared size is checked before decoding. Either way the message names the size."""
     with pytest.raises(ImageError) as caught:
-        decode_image(bomb())
-    assert "100000x100000" in str(caught.value) or "10,000,000,000" in str(caught.value)
+        decode_image(bomb())  # 100000 x 100000: Pillow's DecompressionBombError, at open
+    assert caught.value.status == 422
+    assert str(caught.value).startswith("the image declares so many (10,000,000,000 pixels); the limit is 40 megapixels")
+    # 50 megapixels: Pillow would open and decode it (its data is missing: decoding would say "damaged")
+    with pytest.raises(ImageError) as caught:
+        decode_image(png_by_hand(10_000, 5_000, 8, 2))
+    assert caught.value.status == 422
+    assert str(caught.value).startswith("the image declares 10000x5000 (50,000,000 pixels); the limit is 40 megapixels")
+    assert "not decoded" in str(caught.value)
