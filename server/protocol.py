@@ -12,9 +12,10 @@ import json
 import struct
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .models.cost import LayerRow  # a row of the layer table, sent as it is
+from .train.config import LIVE, field_types
 
 PROTOCOL_VERSION = 1
 PROBE_MAGIC = b"CSP1"
@@ -242,7 +243,7 @@ class RunSummary(Wire):
 
 class RunList(Wire):
     runs: list[RunSummary]  # the most recently active first
-    problem: str | None = None  # e.g. the run database was damaged and set aside at start
+    problem: str | None = None  # the run database was damaged and set aside at start, or cannot be written
 
 
 class RunHistory(Wire):
@@ -257,18 +258,16 @@ class CommandReply(Wire):
     run: RunState
 
 
-class Hyperparams(Request):
-    lr: float | None = Field(None, description="peak learning rate")
-    momentum: float | None = Field(None, description="SGD momentum, Adadelta's rho, AdamW's beta1")
-    weight_decay: float | None = None
-    batch_size: int | None = None
-    optimizer: Literal["sgd", "adamw", "adadelta"] | None = None
-    epochs: float | None = Field(None, description="length of the run, in passes over the data")
-    schedule: Literal["constant", "onecycle", "cosine", "linear"] | None = None
-    eval_every: float | None = Field(None, description="epochs between test-set evaluations")
-
+class HyperparamChanges(Request):
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+# PATCH /api/run/hyperparams: any of the live hyperparameters, typed and described by TrainConfig
+Hyperparams = create_model(
+    "Hyperparams", __base__=HyperparamChanges,
+    **{name: (kind | None, Field(None, description=text))
+       for name, (kind, text) in field_types().items() if name in LIVE})
 
 
 class ModelChoice(Request):
