@@ -43,6 +43,10 @@ class DatasetInfo(Wire):
     source: str  # where the images came from
     train_size: int
     test_size: int  # test image indices run from 0 to test_size - 1
+    channels: int  # of the images: 3 (RGB) or 1 (grayscale)
+    height: int
+    width: int
+    classes: list[str]  # the dataset's class names, in label order
 
 
 class ProbeImage(Wire):

@@ -302,7 +302,9 @@ class Session:
         probe_image = dataset = None
         if (d := self.dataset) is not None:
             probe_image = ProbeImage(index=self.probe_index, label=d.classes[d.test_labels[self.probe_index]])
-            dataset = DatasetInfo(source=d.source, train_size=len(d.train_labels), test_size=len(d.test_labels))
+            _, height, width, channels = d.test_images.shape
+            dataset = DatasetInfo(source=d.source, train_size=len(d.train_labels), test_size=len(d.test_labels),
+                                  channels=channels, height=height, width=width, classes=list(d.classes))
         return RunState(
             status=self.status, model=self.name, config=(t.config if t else self.config).to_dict(),
             step=t.step_count if t else 0, epoch=t.epoch if t else 0.0,
