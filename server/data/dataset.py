@@ -17,9 +17,10 @@ class DataError(Exception):
 
 @dataclass
 class Dataset:
-    train_images: np.ndarray  # (N, 32, 32, 3) uint8, HWC
+    train_images: np.ndarray  # (N, H, W, C) uint8: (N, 32, 32, 3) for CIFAR-10, (N, 28, 28, 1) MNIST
     train_labels: np.ndarray  # (N,) int64
-    test_images: np.ndarray  # (M, 32, 32, 3) uint8, HWC
+    test_images: np.ndarray  # (M, H, W, C) uint8
     test_labels: np.ndarray  # (M,) int64
     classes: list[str]  # class names in label order
     source: str  # human description, e.g. "CIFAR-10 (python batches) at /path"
+    flips: bool = True  # a left-right mirror image keeps its class (not so for digits)
