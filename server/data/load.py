@@ -1,4 +1,4 @@
-"""load_dataset: recognise what --data points at (or download CIFAR-10) and load it."""
+"""load_dataset: recognise what --data points at or names (or download CIFAR-10) and load it."""
 from __future__ import annotations
 
 import os
@@ -13,11 +13,13 @@ from .cifar import BINARY_FOLDER, PYTHON_FOLDER, load_binary_batches, load_pytho
 from .dataset import DataError, Dataset
 from .download import download
 from .imagefolder import load_image_folder
+from .mnist import DATASETS, FILES, is_idx_folder, load_idx_folder, load_named
 from .progress import Progress, reporter
 
 TARBALLS = ("cifar-10-python.tar.gz", "cifar-10-binary.tar.gz")
 EXPECTED = (f"{PYTHON_FOLDER}/, {BINARY_FOLDER}/, {TARBALLS[0]}, "
-            "or an image folder with train/<class>/ and test/<class>/")
+            "or an image folder with train/<class>/ and test/<class>/; "
+            f"or the IDX files of MNIST or Fashion-MNIST ({', '.join(FILES)}, each .gz or not)")
 
 
 def _load_folder(folder: Path, progress: Progress) -> Dataset | None:
@@ -30,6 +32,8 @@ def _load_folder(folder: Path, progress: Progress) -> Dataset | None:
         return load_python_batches(folder / PYTHON_FOLDER, progress)
     if (folder / BINARY_FOLDER).is_dir():
         return load_binary_batches(folder / BINARY_FOLDER, progress)
+    if is_idx_folder(folder):
+        return load_idx_folder(folder, progress)
     if (folder / "train").is_dir():
         return load_image_folder(folder, progress)
     for name in TARBALLS:
@@ -67,18 +71,23 @@ def _load_default(progress: Progress) -> Dataset:
 def load_dataset(path: str | os.PathLike | None, progress: Progress | None = None) -> Dataset:
     """The dataset at `path` (see EXPECTED), or CIFAR-10 downloaded once into cache_dir() for None.
 
+    A `path` that is no file or folder may name a dataset: "fashion-mnist" or "mnist" (see
+    mnist.load_named: Debian's copy, else the cache, else downloaded once into it).
+
     progress: called with (stage, done, total), at most ~10 times a second; None shows a tqdm bar.
     Raises DataError, with a message for the user, when the data is missing or bad.
     """
     progress = reporter(progress)
     if path is None:
         return _load_default(progress)
-    path = Path(path).expanduser()
+    name, path = os.fspath(path), Path(path).expanduser()
     if path.is_file():
         return _load_file(path, progress)
     if not path.is_dir():
-        raise DataError(f"--data {path}: no such file or folder; "
-                        f"expected a folder holding {EXPECTED}")
+        if name in DATASETS:
+            return load_named(DATASETS[name], progress)
+        raise DataError(f"--data {path}: no such file or folder; expected a folder holding "
+                        f"{EXPECTED}; or a dataset's name: {', '.join(DATASETS)}")
     dataset = _load_folder(path, progress)
     if dataset is None:
         raise DataError(f"no CIFAR-10 found in {path}: expected {EXPECTED}")

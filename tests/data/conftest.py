@@ -1,6 +1,7 @@
-"""Fixtures for the data tests: a private cache folder, and CIFAR-10 written in the official formats."""
+"""Fixtures for the data tests: a private cache folder; CIFAR-10 and MNIST in the official formats."""
 from __future__ import annotations
 
+import gzip
 import pickle
 import tarfile
 from collections.abc import Callable
@@ -86,3 +87,33 @@ def expected(cifar_rows) -> tuple[np.ndarray, ...]:
     return (np.concatenate([hwc(data) for data, _ in train]),
             np.concatenate([labels for _, labels in train]),
             hwc(cifar_rows["test_batch"][0]), cifar_rows["test_batch"][1])
+
+
+@pytest.fixture
+def idx_arrays() -> dict[str, np.ndarray]:
+    """The four MNIST files' arrays, small: 12 train and 5 test 28 x 28 images, labels 0..9."""
+    rng = np.random.default_rng(1)
+    return {"train-images-idx3-ubyte": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+            "train-labels-idx1-ubyte": (np.arange(12) % 10).astype(np.uint8),
+            "t10k-images-idx3-ubyte": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+            "t10k-labels-idx1-ubyte": np.array([3, 1, 4, 1, 5], np.uint8)}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file: 0, 0, the unsigned-byte type code 8, ndim; big-endian uint32 sizes; the bytes."""
+    return bytes((0, 0, 8, array.ndim)) + np.array(array.shape, ">u4").tobytes() + array.tobytes()
+
+
+@pytest.fixture
+def write_idx(idx_arrays) -> Callable[..., Path]:
+    """Writes idx_arrays (as they are when called) into a folder as the four IDX files."""
+    def write(folder: Path, gz: bool = True) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in idx_arrays.items():
+            data = idx_bytes(array)
+            if gz:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+            else:
+                (folder / name).write_bytes(data)
+        return folder
+    return write
