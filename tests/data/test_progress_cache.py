@@ -26,7 +26,12 @@ def test_tqdm_bar_per_stage(capsys):
     report("downloading x.tar.gz", 512, 1024)
     report("downloading x.tar.gz", 1024, 1024)
     report("decoding train images", 3, 3)
-    assert "downloading x.tar.gz" in capsys.readouterr().err
+    # each bar is redrawn in place ("\r") and closed when done ("\n"): its last drawing per line
+    finals = [line.rsplit("\r", 1)[-1] for line in capsys.readouterr().err.split("\n") if line]
+    assert len(finals) == 2, finals  # one bar per stage
+    assert finals[0].startswith("downloading x.tar.gz: 100%") and "| 1.02k/1.02k [" in finals[0], finals
+    assert "B/s]" in finals[0]  # bytes, scaled: 1024 B is 1.02k
+    assert finals[1].startswith("decoding train images: 100%") and "| 3/3 [" in finals[1] and "img/s]" in finals[1]
 
 
 def test_cache_dir(monkeypatch, tmp_path):
