@@ -75,6 +75,7 @@ def test_interest_runs_out(tiny_dataset):
     feed = ClassifierFeed(out)
     feed.want(0.0)
     feed.tick(t, "convnetjs", 1000.0, watched=False, training=True)  # 1000 s later: no longer wanted
-    assert feed.build is None
+    # the tiny set's 256 images are one slice (256 a slice at first): a build would have finished
+    assert feed.build is None and not any(isinstance(m, TrainFeatures) for m in out.sent)
     feed.tick(t, "convnetjs", 1000.0, watched=True, training=True)  # someone watches
-    assert feed.build is not None or any(isinstance(m, TrainFeatures) for m in out.sent)
+    assert feed.build is None and sum(isinstance(m, TrainFeatures) for m in out.sent) == 1
