@@ -196,7 +196,14 @@ def test_predictions_and_evaluation_show(page, tmp_path):
     cards = page.page.locator("#predictions figure.prediction")
     assert cards.count() == page.state("store.predictions.items.length") > 0
     assert cards.first.locator("li.bar").count() == 3
-    assert cards.first.get_attribute("data-correct") in ("true", "false")
+    # each card's verdict, read in one go (a newer predictions message may redraw them): right
+    # exactly when its first bar names its true class
+    shown = cards.evaluate_all("""cards => cards.map(c => ({correct: c.dataset.correct,
+        verdict: c.querySelector('.verdict').textContent, truth: c.querySelector('.truth').textContent,
+        first: c.querySelector('li.bar .bar-label').textContent}))""")
+    for card in shown:
+        right = card["first"] == card["truth"]
+        assert (card["correct"], card["verdict"]) == (str(right).lower(), "right" if right else "wrong"), card
     assert page.page.locator("#eval table.confusion tbody tr").count() == 10
     assert page.errors == []
 
