@@ -153,7 +153,6 @@ def command_classify(args: argparse.Namespace) -> int:
     import torch
 
     from .inference import ImageError, decode_image
-    from .inference.explain import to_input
     from .train import load_checkpoint
 
     checkpoint = load_checkpoint(args.checkpoint)
@@ -162,7 +161,7 @@ def command_classify(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.images:
         try:
-            decoded = decode_image(Path(path).read_bytes())
+            decoded = decode_image(Path(path).read_bytes(), checkpoint.input_format)
         except (OSError, ImageError) as e:
             failed += 1
             reason = e.strerror or str(e) if isinstance(e, OSError) else str(e)
@@ -172,7 +171,7 @@ def command_classify(args: argparse.Namespace) -> int:
                 print(f"{path}: error: {reason}", file=sys.stderr)
             continue
         with torch.no_grad():
-            probabilities = model(to_input(decoded.pixels)).float().softmax(1)[0]
+            probabilities = model(checkpoint.input_format.to_tensor(decoded.pixels)).float().softmax(1)[0]
         p, c = probabilities.topk(min(args.top, len(classes)))
         top = [{"class": classes[i], "p": round(q, 6)} for q, i in zip(p.tolist(), c.tolist())]
         if args.json:

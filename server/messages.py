@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .protocol import RunState
+from .train.inputs import InputFormat
 
 CommandKind = Literal["pause", "resume", "step", "reset", "hyperparams", "model", "open", "probe",
                       "checkpoint", "viewers", "classifying", "stop"]
@@ -47,14 +48,14 @@ class Saved:
 
 @dataclass(frozen=True)
 class TestSet:
-    images: np.ndarray  # (M, 32, 32, 3) uint8
+    images: np.ndarray  # (M, H, W, C) uint8
     labels: np.ndarray  # (M,) int64
     classes: list[str]
 
 
 @dataclass(frozen=True)
 class TrainSet:
-    images: np.ndarray  # (N, 32, 32, 3) uint8
+    images: np.ndarray  # (N, H, W, C) uint8
     labels: np.ndarray  # (N,) int64
 
 
@@ -66,6 +67,7 @@ class Weights:
     classes: list[str]
     step: int
     state: dict[str, torch.Tensor]  # state_dict, CPU copies
+    input_format: InputFormat  # how the network's images are shaped and scaled
     time: float  # unix time they were taken
 
 

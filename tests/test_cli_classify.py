@@ -12,7 +12,7 @@ from PIL import Image
 
 from convscope.cli import main
 from convscope.data import CIFAR10_CLASSES
-from convscope.inference.explain import to_input
+from convscope.train.inputs import CIFAR10
 from convscope.models import get_preset
 from convscope.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 
@@ -43,7 +43,7 @@ def test_json_gives_each_images_top_classes(checkpoint, images, capsys):
     assert [line["file"] for line in lines] == [str(p) for p in images]
     model = load_checkpoint(checkpoint).build_model()
     with torch.no_grad():
-        expected = model(to_input(np.asarray(Image.open(images[0])))).softmax(1)[0]
+        expected = model(CIFAR10.to_tensor(np.asarray(Image.open(images[0])))).softmax(1)[0]
     first = lines[0]["top"]
     assert abs(sum(g["p"] for g in first) - 1) < 1e-4
     assert first[0]["class"] == load_checkpoint(checkpoint).classes[int(expected.argmax())]

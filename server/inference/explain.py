@@ -1,8 +1,8 @@
 """Classify one image and say why: probabilities, every layer's maps, Grad-CAM and input gradients.
 
-    result = classify(model, pixels)        # pixels: (32, 32, 3) uint8 RGB
+    result = classify(model, pixels, fmt)   # pixels: (H, W, C) uint8 in the network's InputFormat
     result.probabilities                    # (classes,), sums to 1
-    result.gradcam, result.gradient         # (32, 32) in [0, 1]: where the evidence is
+    result.gradcam, result.gradient         # (H, W) in [0, 1]: where the evidence is
 
 One forward pass through the top-level layers keeps every output; two backward passes with
 torch.autograd.grad (never .backward, so no parameter's .grad is touched) give
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.augment import CIFAR10_MEAN, CIFAR10_STD, normalize
+from ..train.inputs import CIFAR10, InputFormat
 
 ELEMENTWISE = frozenset({"relu", "gelu", "sigmoid", "tanh", "batchnorm", "scale", "dropout"})
 HAS_CONV = frozenset({"conv", "residual", "inception", "nin", "whiten"})
@@ -41,12 +41,6 @@ class Classification:
     gradient: torch.Tensor  # (H, W) in [0, 1]: |d score / d input|, largest over channels
     activations: list[torch.Tensor]  # every top-level layer's output, (1, ...)
     activation_grads: list[torch.Tensor | None]  # d loss(target) / d output; None where nothing flows
-
-
-def to_input(pixels: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float32, normalised as the training images are."""
-    image = (pixels if isinstance(pixels, torch.Tensor) else torch.tensor(pixels)).to(device)
-    return normalize(image.permute(2, 0, 1)[None], CIFAR10_MEAN, CIFAR10_STD, torch.float32)
 
 
 def gradcam_layer(model: nn.Module) -> int | None:
@@ -68,10 +62,11 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / top if top > 0 else torch.zeros_like(x)
 
 
-def classify(model: nn.Module, pixels: np.ndarray | torch.Tensor, target: int | None = None) -> Classification:
-    """Probabilities, maps and saliency of one (H, W, 3) uint8 image; `target`: the class to explain."""
+def classify(model: nn.Module, pixels: np.ndarray | torch.Tensor, fmt: InputFormat = CIFAR10,
+             target: int | None = None) -> Classification:
+    """Probabilities, maps and saliency of one (H, W, C) uint8 image; `target`: the class to explain."""
     device = next(model.parameters(), torch.empty(0)).device
-    x = to_input(pixels, device).requires_grad_(True)
+    x = fmt.to_tensor(pixels, device).requires_grad_(True)
     was_training = model.training
     model.eval()
     try:

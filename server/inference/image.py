@@ -1,8 +1,12 @@
-"""An uploaded file as the 32x32 RGB image the network sees, or an ImageError that says why not.
+"""An uploaded file as the image the network sees, or an ImageError that says why not.
 
-    decoded = decode_image(open("cat.jpg", "rb").read())
-    decoded.pixels          # (32, 32, 3) uint8: the centre square, scaled down
+    decoded = decode_image(open("cat.jpg", "rb").read(), fmt)   # fmt: the network's InputFormat
+    decoded.pixels          # (32, 32, 3) uint8 for CIFAR-10: the centre square, scaled down
     decoded.crop            # where that square lies in the uploaded picture
+
+For a grayscale network (MNIST, Fashion-MNIST: (28, 28, 1)) the square becomes gray, and a
+picture on a light background is inverted when the training images are light shapes on black
+(a digit drawn in pen on paper, a photo of a shoe on a white table).
 
 JPEG, PNG, WebP, GIF and BMP (Pillow). The EXIF orientation is applied, transparency is laid on
 white, grayscale, palette, CMYK and 16-bit images become 8-bit RGB, and an embedded colour
@@ -23,10 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from ..train.inputs import CIFAR10, InputFormat
+
 MAX_BYTES = 10 * 1024 * 1024  # an upload larger than this is refused (413)
 MAX_PIXELS = 40_000_000  # declared width x height; more is refused before decoding (422)
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-SIZE = 32  # the side of the image the network sees
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 SRGB = ImageCms.createProfile("sRGB")
 
@@ -51,21 +56,26 @@ class Crop:
 
 @dataclass(frozen=True)
 class Decoded:
-    pixels: np.ndarray  # (SIZE, SIZE, 3) uint8, RGB
+    pixels: np.ndarray  # (H, W, C) uint8 in the network's format: RGB, or C = 1 gray
     format: str  # "JPEG", "PNG", "WEBP", "GIF" or "BMP"
     mode: str  # Pillow's mode of the file as stored: "RGB", "CMYK", "I;16", "P", ...
     crop: Crop
     notes: list[str] = field(default_factory=list)  # what was done to it, for people
 
 
-def decode_image(data: bytes, size: int = SIZE) -> Decoded:
-    """The centre square of the image in `data`, as (size, size, 3) uint8 RGB; raises ImageError."""
+def decode_image(data: bytes, fmt: InputFormat = CIFAR10) -> Decoded:
+    """The centre square of the image in `data` in the network's format (fmt: square, RGB or gray,
+    its polarity); raises ImageError."""
+    if fmt.height != fmt.width or fmt.channels not in (1, 3):
+        raise ImageError(422, f"this network takes {fmt.channels}x{fmt.height}x{fmt.width} images: uploads "
+                              "are converted to square RGB or grayscale images only")
+    size = fmt.width
     if not data:
         raise ImageError(422, "the file is empty")
     if len(data) > MAX_BYTES:
         raise ImageError(413, f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB")
     image = _open(data)
-    fmt, stored_mode, (width, height) = str(image.format), image.mode, image.size
+    kind, stored_mode, (width, height) = str(image.format), image.mode, image.size
     if width < 1 or height < 1:
         raise ImageError(422, f"the image declares no pixels ({width}x{height})")
     if width * height > MAX_PIXELS:
@@ -74,7 +84,7 @@ def decode_image(data: bytes, size: int = SIZE) -> Decoded:
     if getattr(image, "is_animated", False):
         notes.append("animated: the first frame is used")
     orientation = _orientation(image)
-    if fmt == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where the square stays >= 2 * size
+    if kind == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where the square stays >= 2 * size
         side = min(width, height)
         image.draft(image.mode, (math.ceil(width * 2 * size / side), math.ceil(height * 2 * size / side)))
     try:
@@ -86,7 +96,7 @@ def decode_image(data: bytes, size: int = SIZE) -> Decoded:
     except Image.DecompressionBombError as e:
         raise ImageError(422, _too_many(_declared_pixels(str(e)), "so many pixels")) from None
     except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, ...
-        raise ImageError(422, f"the {fmt} data is damaged or cut short ({_reason(e)})") from None
+        raise ImageError(422, f"the {kind} data is damaged or cut short ({_reason(e)})") from None
     # the picture upright, in the file's own pixels (a JPEG may have been decoded smaller)
     full_w, full_h = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     image = _on_white(_eight_bit(image, data, notes), notes)
@@ -101,8 +111,17 @@ def decode_image(data: bytes, size: int = SIZE) -> Decoded:
     crop = Crop(width=full_w, height=full_h, left=left, top=top, size=side)
     if full_w != full_h:
         notes.append(f"the centre {crop.size}x{crop.size} square of {full_w}x{full_h} is used")
-    pixels = np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
-    return Decoded(pixels=pixels, format=fmt, mode=stored_mode, crop=crop, notes=notes)
+    if fmt.channels == 1:
+        small = _gray(small, fmt.dark_background, notes)
+    pixels = np.asarray(small, dtype=np.uint8).reshape(size, size, fmt.channels)
+    return Decoded(pixels=np.ascontiguousarray(pixels), format=kind, mode=stored_mode, crop=crop, notes=notes)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """(H, W, 3) RGB or (H, W, 1) gray uint8 as a PNG file."""
+    out = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(out, format="PNG")
+    return out.getvalue()
 
 
 # -- the steps ------------------------------------------------------------------------------------
@@ -174,6 +193,19 @@ def _to_srgb(image: Image.Image, icc: bytes | None, notes: list[str]) -> Image.I
 
 
 # -- messages -------------------------------------------------------------------------------------
+def _gray(image: Image.Image, dark_background: bool, notes: list[str]) -> Image.Image:
+    """Luma (ITU-R 601); inverted when the network knows light shapes on black and this picture's
+    border is light."""
+    gray = image.convert("L")
+    notes.append("made gray: the network sees one channel")
+    pixels = np.asarray(gray)
+    border = np.concatenate([pixels[[0, -1]].ravel(), pixels[:, [0, -1]].ravel()])
+    if dark_background and border.mean() > 127:
+        notes.append("inverted: the network learnt light shapes on a dark background")
+        return ImageOps.invert(gray)
+    return gray
+
+
 def _too_many(pixels: int | None, size: str) -> str:
     count = f"{pixels:,} pixels" if pixels else "too many pixels"
     return (f"the image declares {size} ({count}); the limit is {MAX_PIXELS // 1_000_000} megapixels, "

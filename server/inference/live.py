@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import threading
 import time
 from collections.abc import Iterator
@@ -24,15 +23,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..models import build_model
 from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap,
                         UploadCrop, UploadInfo)
 from ..messages import TrainFeatures, Weights
 from ..probes import pack
-from .explain import classify, to_input
-from .image import decode_image
+from .explain import classify
+from .image import decode_image, png_bytes
 from .retrieval import FeatureIndex, embed
 
 WEIGHTS_WAIT = 5.0  # seconds a request waits for the current model's weights to arrive
@@ -77,9 +75,7 @@ def saliency(values: torch.Tensor, layer: int | None = None) -> SaliencyMap:
 
 
 def png_data_url(pixels: np.ndarray) -> str:
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
 
 
 class LiveClassifier:
@@ -130,9 +126,10 @@ class LiveClassifier:
         """Decode, classify, explain and retrieve, in this thread (one request at a time)."""
         with self.lock, one_thread():
             start = time.perf_counter()
-            decoded = decode_image(data)
+            fmt = weights.input_format
+            decoded = decode_image(data, fmt)
             model = self.model_for(weights)
-            result = classify(model, decoded.pixels)
+            result = classify(model, decoded.pixels, fmt)
             probe = None
             if frame:
                 probe = pack(model, result.activations, result.activation_grads, decoded.pixels,
@@ -179,7 +176,7 @@ class LiveClassifier:
                               note="the feature index of the training images is still being built; "
                                    "it takes a while on a CPU: try again in a minute")
         index = self.index_for(features)
-        query = embed(index.model, to_input(pixels))
+        query = embed(index.model, weights.input_format.to_tensor(pixels))
         classes = weights.classes
         items = [Neighbour(index=i, label=classes[int(train_set.labels[i])], similarity=round(s, 4))
                  for i, s in index.search(query, k)]

@@ -4,7 +4,7 @@ from .cost import LayerRow, batchnorm_params, conv_macs, conv_params, fc_macs, f
 from .load import load_spec
 from .network import Network, build_model
 from .presets import PRESETS, Preset, UnknownModel, get_preset
-from .spec import SpecError, validate
+from .spec import SpecError, validate, with_input
 from .table import format_table, layer_table, totals
 from .whiten import init_whitening
 

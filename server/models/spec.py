@@ -111,6 +111,22 @@ def _count_layers(spec: list) -> int:
     return count
 
 
+def with_input(spec: list, shape: Shape) -> list:
+    """The spec taking images of `shape` (C, H, W): its input layer set to it, or one put first.
+
+    The data decide what the network sees: a preset written for 3x32x32 trains on 1x28x28 images
+    when its layers allow it (the fc layers' inputs follow), else validate says which layer cannot."""
+    channels, height, width = shape
+    first = spec[0] if spec and isinstance(spec[0], dict) else {}
+    if first.get("type") == "input":
+        if (first.get("channels"), first.get("height"), first.get("width")) == shape:
+            return spec
+        return [{**first, "channels": channels, "height": height, "width": width}, *spec[1:]]
+    if shape == DEFAULT_INPUT:
+        return spec
+    return [{"type": "input", "channels": channels, "height": height, "width": width}, *spec]
+
+
 def input_shape(layers: list[dict]) -> Shape:
     """The network's input shape: the input layer's, or 3x32x32."""
     first = layers[0]

@@ -3,13 +3,11 @@ images (nearest neighbours of a classified upload)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from fastapi import APIRouter, Response
-from PIL import Image
 
 from ..deps import MirrorDep
+from ..inference.image import png_bytes
 from ..protocol import Problem
 from .errors import ApiError
 
@@ -19,9 +17,7 @@ router = APIRouter(prefix="/api/images", tags=["images"])
 
 
 def png_response(pixels: np.ndarray) -> Response:
-    png = io.BytesIO()
-    Image.fromarray(pixels).save(png, format="PNG")
-    return Response(png.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=300"})
+    return Response(png_bytes(pixels), media_type="image/png", headers={"Cache-Control": "max-age=300"})
 
 
 @router.get("/test/{index}.png", response_class=Response, responses=PNG_RESPONSES)

@@ -1,4 +1,4 @@
-"""Batches for training and evaluation, from images kept normalised on the device.
+"""Batches for training and evaluation, from images kept normalised on the device (inputs.py).
 
 The whole set is converted to float once (CIFAR-10: 614 MB in fp32), so a step only gathers,
 augments and trains; converting uint8 per step costs a third of a small network's time.
@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
-from ..data.augment import CIFAR10_MEAN, CIFAR10_STD, cutout, normalize, random_crop, random_flip
+from ..data.augment import cutout, random_crop, random_flip
 from .config import TrainConfig
-
-
-def to_device_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, H, W, C) uint8 -> normalised (N, C, H, W) float32 on `device`."""
-    nchw = torch.from_numpy(images).to(device).permute(0, 3, 1, 2)
-    return normalize(nchw, CIFAR10_MEAN, CIFAR10_STD, torch.float32).contiguous()
 
 
 class TrainBatches:
     """Endless shuffled, augmented batches; epochs are counted in images seen."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, seed: int) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, seed: int, flips: bool = True) -> None:
         self.images, self.labels = images, labels  # (N, C, H, W) float, (N,) int64
+        self.flips = flips  # whether mirror images keep their class (Dataset.flips)
         self.generator = torch.Generator(device=images.device).manual_seed(seed)
         self.order = torch.empty(0, dtype=torch.long, device=images.device)
         self.position = 0
@@ -54,7 +48,7 @@ class TrainBatches:
         x = self.images[index]
         if cfg.crop_pad:
             x = random_crop(x, cfg.crop_pad, generator=self.generator)
-        if cfg.flip:
+        if cfg.flip and self.flips:
             x = random_flip(x, generator=self.generator)
         if cfg.cutout:
             x = cutout(x, cfg.cutout, generator=self.generator)

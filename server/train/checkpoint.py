@@ -17,6 +17,7 @@ import torch
 
 from ..models import SpecError, build_model, validate
 from .config import TrainConfig
+from .inputs import InputFormat
 
 FORMAT = "convscope-checkpoint"
 VERSION = 1
@@ -40,6 +41,7 @@ class Checkpoint:
     step: int
     images_seen: int
     train_seconds: float
+    input_format: InputFormat  # how its images were scaled: an upload must be scaled the same way
 
     def build_model(self) -> torch.nn.Module:
         """The network with the checkpoint's weights, in eval mode, on the CPU."""
@@ -58,7 +60,7 @@ def save_checkpoint(trainer: Any, path: str | os.PathLike) -> Path:
         "optimizer": trainer.optimizer.state_dict(), "batches": trainer.batches.state_dict(),
         "history": trainer.history,
         "step": trainer.step_count, "images_seen": trainer.images_seen,
-        "train_seconds": trainer.train_seconds,
+        "train_seconds": trainer.train_seconds, "input": trainer.input_format.to_dict(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
@@ -94,14 +96,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         spec = validate(payload["spec"], num_classes=len(classes))
         config = TrainConfig(**payload["config"])
-    except (SpecError, ValueError, TypeError) as e:
+        InputFormat.from_dict(payload.get("input"))
+    except (SpecError, ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"{path} holds an invalid network or settings: {e}") from None
     checkpoint = Checkpoint(spec=spec, classes=list(classes), config=config,
                             model_state=payload["model"], optimizer_state=payload["optimizer"],
                             batches_state=payload["batches"],
                             history=payload["history"], step=int(payload["step"]),
                             images_seen=int(payload["images_seen"]),
-                            train_seconds=float(payload["train_seconds"]))
+                            train_seconds=float(payload["train_seconds"]),
+                            input_format=InputFormat.from_dict(payload.get("input")))
     try:
         checkpoint.build_model()
     except RuntimeError as e:

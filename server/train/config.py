@@ -31,9 +31,11 @@ class TrainConfig:
     warmup: Annotated[float, "fraction of the run spent warming up (onecycle, cosine, linear)"] = 0.2
     label_smoothing: Annotated[float, "0 is plain cross-entropy"] = 0.0
     crop_pad: Annotated[int, "random crop after padding by this many pixels (0: off)"] = 4
-    flip: Annotated[bool, "random horizontal flips"] = True
+    flip: Annotated[bool, "random horizontal flips (never for data whose mirror images change class)"] = True
     cutout: Annotated[int, "side of the random square zeroed per image (0: off)"] = 0
     flip_tta: Annotated[bool, "average predictions over the image and its mirror at test time"] = False
+    normalize: Annotated[bool, "scale each channel to zero mean and unit variance (the training images' "
+                         "statistics); off: pixels / 255"] = True
     seed: Annotated[int, "seeds weights, batch order and augmentation"] = 0
     precision: Annotated[Precision, "auto: bf16 autocast where the device has fast bf16"] = "auto"
     channels_last: Annotated[bool, "memory format for conv activations"] = True

@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Dataset
-from ..models import build_model, init_whitening, validate
-from .batches import TrainBatches, eval_batches, to_device_tensor
+from ..models import build_model, init_whitening, validate, with_input
+from .batches import TrainBatches, eval_batches
 from .config import TrainConfig
 from .device import has_fast_bf16, keep_freed_memory, resolve_device
+from .inputs import InputFormat
 from .optim import apply_hyperparams, lr_factor, make_optimizer
 
 TRAIN_HISTORY_MAX = 20_000  # step records kept; past this, every other one is dropped (a live
@@ -73,17 +74,19 @@ class Trainer:
             keep_freed_memory()
         self.dataset = dataset
         self.classes = list(dataset.classes)
-        self.spec = validate(spec, num_classes=len(self.classes))
         self.config = config
+        self.input_format = InputFormat.of(dataset.train_images, normalized=config.normalize)
+        fmt = self.input_format
+        self.spec = validate(with_input(spec, (fmt.channels, fmt.height, fmt.width)), num_classes=len(self.classes))
         torch.manual_seed(config.seed)
-        self.train_images = to_device_tensor(dataset.train_images, self.device)
+        self.train_images = fmt.to_tensor(dataset.train_images, self.device)
         self.train_labels = torch.from_numpy(dataset.train_labels).to(self.device)
-        self.test_images = to_device_tensor(dataset.test_images, self.device)
+        self.test_images = fmt.to_tensor(dataset.test_images, self.device)
         self.test_labels = torch.from_numpy(dataset.test_labels).to(self.device)
         self.model = build_model(self.spec, num_classes=len(self.classes)).to(self.device)
         if any(layer["type"] == "whiten" for layer in self.spec):
             init_whitening(self.model, self.train_images[:5000])
-        self.batches = TrainBatches(self.train_images, self.train_labels, seed=config.seed)
+        self.batches = TrainBatches(self.train_images, self.train_labels, seed=config.seed, flips=dataset.flips)
         self.optimizer = make_optimizer(self.model, config)
         self.step_count = 0
         self.images_seen = 0
@@ -175,7 +178,7 @@ class Trainer:
         self.model.eval()
         with self._autocast():
             logits = self.model(images).float()
-            if self.config.flip_tta:
+            if self.config.flip_tta and self.batches.flips:
                 logits = (logits + self.model(images.flip(-1)).float()) / 2
         return logits.softmax(1)
 

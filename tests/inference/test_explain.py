@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from convscope.inference import classify, gradcam_layer
-from convscope.inference.explain import to_input
+from convscope.train.inputs import CIFAR10
 from convscope.models import build_model, get_preset
 from convscope.probes import capture
 
@@ -29,7 +29,7 @@ def test_probabilities_sum_to_one_and_match_the_model(model, pixels):
     assert result.probabilities.shape == (10,)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-5
     with torch.no_grad():
-        expected = model(to_input(pixels)).softmax(1)[0]
+        expected = model(CIFAR10.to_tensor(pixels)).softmax(1)[0]
     torch.testing.assert_close(result.probabilities, expected)
     assert result.target == int(expected.argmax())
 
@@ -53,7 +53,7 @@ def test_gradcam_and_the_input_gradient_match_pytorch_by_hand(model, pixels):
     result = classify(model, pixels, target=target)
     layer = gradcam_layer(model)
     assert model.spec[layer]["type"] == "relu" and model.spec[layer - 1]["type"] == "conv"  # after the last conv
-    x = to_input(pixels).requires_grad_(True)
+    x = CIFAR10.to_tensor(pixels).requires_grad_(True)
     maps = []
     hook = model.layers[layer].register_forward_hook(lambda m, i, out: maps.append(out))
     logits = model(x)
@@ -69,7 +69,7 @@ def test_gradcam_and_the_input_gradient_match_pytorch_by_hand(model, pixels):
 
 def test_layer_gradients_are_those_of_the_probes(model, pixels):
     result = classify(model, pixels)
-    outputs, grads = capture(model, to_input(pixels), result.target)
+    outputs, grads = capture(model, CIFAR10.to_tensor(pixels), result.target)
     assert len(result.activations) == len(outputs) == len(model.layers)
     for i, (mine, theirs) in enumerate(zip(result.activation_grads, grads)):
         torch.testing.assert_close(result.activations[i], outputs[i])

@@ -6,14 +6,14 @@ import numpy as np
 import torch
 
 from convscope.inference import FeatureIndex, embed, feature_layer
-from convscope.inference.explain import to_input
+from convscope.train.inputs import CIFAR10
 from convscope.inference.retrieval import MAX_DIM
 from convscope.models import build_model, get_preset
 
 
 def images(n: int, seed: int = 0) -> torch.Tensor:
     pixels = np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-    return torch.cat([to_input(p) for p in pixels])
+    return torch.cat([CIFAR10.to_tensor(p) for p in pixels])
 
 
 def test_features_are_the_classifiers_input_as_unit_vectors():

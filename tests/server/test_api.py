@@ -18,7 +18,8 @@ def test_health_and_run(live, image_folder):
     run = live.run()
     assert run["model"] == "convnetjs" and run["device"] == "cpu"
     assert run["dataset"] == {"source": f"image folder at {image_folder.resolve()}", "train_size": 512,
-                              "test_size": 100}
+                              "test_size": 100, "channels": 3, "height": 32, "width": 32,
+                              "classes": [f"class{c}" for c in range(10)]}
     assert [row["index"] for row in run["layers"]] == list(range(len(PRESETS["convnetjs"].spec)))
 
 

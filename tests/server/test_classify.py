@@ -14,7 +14,7 @@ from PIL import Image
 from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb
 
 from convscope.inference import MAX_BYTES
-from convscope.inference.explain import to_input
+from convscope.train.inputs import CIFAR10
 from convscope.protocol import decode_probe
 from convscope.train import load_checkpoint
 
@@ -73,7 +73,7 @@ def test_a_test_image_the_model_gets_right_comes_back_first(live, image_folder: 
     right = None
     for path in sorted(image_folder.glob("test/*/*.png")):
         with torch.no_grad():
-            guess = model(to_input(np.asarray(Image.open(path).convert("RGB")))).argmax().item()
+            guess = model(CIFAR10.to_tensor(np.asarray(Image.open(path).convert("RGB")))).argmax().item()
         if f"class{guess}" == path.parent.name:
             right = path
             break
