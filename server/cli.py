@@ -236,8 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model headless, with a progress bar",
                            description="Each preset has its own schedule; the flags override it.")
     train.add_argument("--model", default=DEFAULT_MODEL, help=f"preset name or SPEC.json (default: {DEFAULT_MODEL})")
-    train.add_argument("--data", help="CIFAR-10 folder or tarball, or an image-folder dataset "
-                       "(folder or .zip); default: download CIFAR-10 once into the cache")
+    train.add_argument("--data", help=Settings.model_fields["data"].description)
     train.add_argument("--device", choices=DEVICES, default="auto")
     train.add_argument("--checkpoint", help="write a checkpoint file here at the end")
     train.add_argument("--json", action="store_true",

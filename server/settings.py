@@ -42,8 +42,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for every interface")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
-    data: str | None = Field(None, description="dataset: a CIFAR-10 folder or tarball, or an image folder "
-                             "or .zip; none downloads CIFAR-10 once into the cache")
+    data: str | None = Field(None, description="dataset: a CIFAR-10 folder or tarball, an image folder or "
+                             ".zip, an MNIST-layout folder, or fashion-mnist or mnist by name; none downloads "
+                             "CIFAR-10 once into the cache")
     model: str | None = Field(None, description=f"preset name or SPEC.json, trained in a new run; none: go "
                               f"on with the last run, else {DEFAULT_MODEL}")
     epochs: float | None = Field(None, gt=0, description="length of a new run, in passes over the data; "

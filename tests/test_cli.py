@@ -77,3 +77,14 @@ def test_train_with_missing_data_says_what_to_do(tmp_path, capsys):
 def test_train_refuses_bad_hyperparameters(image_folder, capsys):
     assert main(["train", "--data", str(image_folder), "--lr", "-1"]) == 2
     assert "lr must be > 0" in capsys.readouterr().err
+
+
+def test_train_the_books_lenet_on_an_mnist_layout_folder(tmp_path, monkeypatch, capsys):
+    from support import make_digit_dataset, write_idx_dataset
+
+    monkeypatch.setenv("CONVSCOPE_CACHE", str(tmp_path / "cache"))
+    folder = write_idx_dataset(make_digit_dataset(train=64, test=20), tmp_path / "digits")
+    assert main(["train", "--model", "lenet-d2l", "--data", str(folder), "--epochs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["model"] == "lenet-d2l" and result["steps"] == 1  # 64 images, batch 256: one step an epoch
+    assert set(result["per_class_accuracy"]) == {str(c) for c in range(10)}

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 Optimizer = Literal["sgd", "adamw", "adadelta"]
 Schedule = Literal["constant", "onecycle", "cosine", "linear"]
 Precision = Literal["auto", "fp32", "bf16"]
+Init = Literal["default", "xavier"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class TrainConfig:
     flip_tta: Annotated[bool, "average predictions over the image and its mirror at test time"] = False
     normalize: Annotated[bool, "scale each channel to zero mean and unit variance (the training images' "
                          "statistics); off: pixels / 255"] = True
+    init: Annotated[Init, "weights of conv and fc layers: PyTorch's default, or Xavier-uniform (d2l's "
+                    "LeNet)"] = "default"
     seed: Annotated[int, "seeds weights, batch order and augmentation"] = 0
     precision: Annotated[Precision, "auto: bf16 autocast where the device has fast bf16"] = "auto"
     channels_last: Annotated[bool, "memory format for conv activations"] = True

@@ -57,8 +57,10 @@ class InputFormat:
 
     def to_tensor(self, images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
         """(N, H, W, C) or one (H, W, C) uint8 image -> normalised (N, C, H, W) float32 on `device`."""
-        x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
-        x = x.to(device)
+        if not isinstance(images, torch.Tensor):
+            images = np.ascontiguousarray(images)
+            images = torch.from_numpy(images if images.flags.writeable else images.copy())
+        x = images.to(device)
         if x.dim() == 3:
             x = x[None]
         return normalize(x.permute(0, 3, 1, 2), self.mean, self.std, torch.float32).contiguous()

@@ -64,6 +64,14 @@ class Command:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
+def xavier_init(model: torch.nn.Module) -> None:
+    """Xavier-uniform weights for every conv and fc layer (Glorot & Bengio, 2010), as d2l.ai's
+    train_ch6 does; biases keep PyTorch's initialisation."""
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.xavier_uniform_(module.weight)
+
+
 class Trainer:
     """Owns a model, its optimiser and the data on the device; trains one step at a time."""
 
@@ -84,6 +92,8 @@ class Trainer:
         self.test_images = fmt.to_tensor(dataset.test_images, self.device)
         self.test_labels = torch.from_numpy(dataset.test_labels).to(self.device)
         self.model = build_model(self.spec, num_classes=len(self.classes)).to(self.device)
+        if config.init == "xavier":
+            xavier_init(self.model)
         if any(layer["type"] == "whiten" for layer in self.spec):
             init_whitening(self.model, self.train_images[:5000])
         self.batches = TrainBatches(self.train_images, self.train_labels, seed=config.seed, flips=dataset.flips)
