@@ -14,7 +14,6 @@ from PIL import Image
 from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb
 
 from convscope.inference import MAX_BYTES
-from convscope.train.inputs import CIFAR10
 from convscope.protocol import decode_probe
 from convscope.train import load_checkpoint
 
@@ -69,18 +68,22 @@ def test_a_test_image_the_model_gets_right_comes_back_first(live, image_folder: 
     step = paused(live)
     checkpoint = tmp_path / "run.pt"
     checkpoint.write_bytes(live.http.get("/api/checkpoint").content)
-    model = load_checkpoint(checkpoint).build_model()
-    right = None
-    for path in sorted(image_folder.glob("test/*/*.png")):
+    loaded = load_checkpoint(checkpoint)
+    model = loaded.build_model()
+
+    def probabilities(path: Path) -> list[float]:
+        """By hand: the image scaled as the run's training images are (their own statistics)."""
         with torch.no_grad():
-            guess = model(CIFAR10.to_tensor(np.asarray(Image.open(path).convert("RGB")))).argmax().item()
-        if f"class{guess}" == path.parent.name:
-            right = path
-            break
+            x = loaded.input_format.to_tensor(np.asarray(Image.open(path).convert("RGB")))
+            return model(x).softmax(1)[0].tolist()
+
+    right = next((path for path in sorted(image_folder.glob("test/*/*.png"))
+                  if f"class{int(np.argmax(probabilities(path)))}" == path.parent.name), None)
     assert right is not None, "the model gets no test image right"
     body = classify(live, right.read_bytes()).json()
     assert body["step"] == step
     assert body["top"][0]["class"] == right.parent.name
+    assert body["probabilities"] == pytest.approx(probabilities(right), abs=1e-5)  # a 32x32 PNG: as it is
     live.http.post("/api/run/resume")
 
 
