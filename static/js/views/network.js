@@ -13,7 +13,7 @@ import { drawColorBar, drawMosaic, hitTest, layoutMosaic, realValue } from "../t
 
 /** One line per layer type, for people who have not met it yet. */
 export const LAYER_NOTES = {
-  input: "The image itself: red, green and blue channels.",
+  input: "The image itself: its red, green and blue channels (one gray channel for MNIST-like data).",
   conv: "Slides small learned filters over its input; each filter makes one output channel.",
   relu: "Keeps positive values and sets negatives to zero.",
   gelu: "A smooth relu: small negatives pass, large ones go to zero.",
