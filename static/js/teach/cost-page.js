@@ -3,7 +3,7 @@
 
 import { request } from "../api.js";
 import { h } from "../dom.js";
-import { exact, layerTable, readable } from "./table.js";
+import { exact, layerTable, readable, scrollBox } from "./table.js";
 
 const LABS = [
   {
@@ -63,7 +63,7 @@ function verdict(lab, [a, b]) {
 function side(s, cheaper) {
   return h("div", { class: "cost-side", dataset: { cheaper: String(cheaper) } },
     h("h3", { text: s.name }),
-    layerTable(s.layers, s),
+    scrollBox(layerTable(s.layers, s), `${s.name}: layer table`),
     h("p", { class: "cost-sum", text: `Parameters: ${both(s.params)}` }),
     h("p", { class: "cost-sum", text: sumLine(s) }));
 }

@@ -41,3 +41,12 @@ export function layerTable(rows, totals, id) {
       h("td", { class: "num", title: readable(totals.params), text: exact(totals.params) }),
       h("td", { class: "num", title: readable(totals.macs), text: exact(totals.macs) }))));
 }
+
+/**
+ * A wide table in a box that scrolls sideways on a narrow screen, so the page itself does not. The
+ * box is focusable (and named), so keyboard users can scroll it too.
+ * @param {HTMLElement} table @param {string} label
+ */
+export function scrollBox(table, label) {
+  return h("div", { class: "table-scroll", attrs: { tabindex: "0", role: "region", "aria-label": label } }, table);
+}

@@ -7,7 +7,7 @@
 import * as api from "../api.js";
 import { h } from "../dom.js";
 import { compact, formatSpec, retype } from "../teach/layers.js";
-import { exact, layerTable, readable, shape } from "../teach/table.js";
+import { exact, layerTable, readable, scrollBox, shape } from "../teach/table.js";
 import { adoptRun, showMessage } from "./controls.js";
 
 /** @typedef {import('../socket.js').Store} Store */
@@ -333,7 +333,7 @@ export class EditorView {
       h("h3", { text: "Layer table" }),
       h("p", { class: "caption", text: "Output shape, parameters (weights and biases) and multiply-accumulates per image. " +
         "Only conv and fc layers cost MACs." }),
-      h("div", { class: "table-scroll" }, layerTable(summary.layers, summary, "editor-table")));
+      scrollBox(layerTable(summary.layers, summary, "editor-table"), "layer table"));
   }
 
   /** Pin the problem to its layer's row: marked, with the message inside it. */
