@@ -19,7 +19,7 @@ from .run import OWNER, reply, send_command
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 409, 429, 503)}
-RunId = Annotated[str, Path(pattern=RUN_ID.pattern, description="e.g. 20261124-101500-3fa2")]
+RunId = Annotated[str, Path(pattern=f"^{RUN_ID.pattern}$", description="e.g. 20261124-101500-3fa2")]
 
 
 def summary(record: RunRecord, live_id: str | None) -> RunSummary:
