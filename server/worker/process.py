@@ -19,9 +19,11 @@ import queue
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..protocol import Metrics
+from ..runs import checkpoint_path
 from ..messages import Command, CommandKind, Reply
 from .session import WorkerOptions, main
 
@@ -144,7 +146,9 @@ class Worker:
     async def _restart(self) -> None:
         code = self.process.exitcode
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        then = "restarting it from the run's last checkpoint" if self.options.runs_dir else "starting a fresh run"
+        saved = (self.options.runs_dir and self.resume
+                 and checkpoint_path(Path(self.options.runs_dir), self.resume).exists())
+        then = "restarting it from the run's last checkpoint" if saved else "starting a fresh run"
         self.on_crash(f"the training worker stopped unexpectedly ({how}); {then}")
         for future in self.replies.values():
             if not future.done():

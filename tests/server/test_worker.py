@@ -74,3 +74,31 @@ def test_a_crash_loop_backs_off_but_a_worker_killed_while_training_comes_back_at
 
     asyncio.run(deaths())
     assert waits == [1.0, 2.0, 4.0, 0.0, 1.0]
+
+
+def test_the_restart_message_says_a_checkpoint_only_when_there_is_one(monkeypatch, tmp_path):
+    import asyncio
+    from types import SimpleNamespace
+
+    from convscope.runs import checkpoint_path
+    from convscope.worker import Worker, WorkerOptions
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    monkeypatch.setattr("convscope.worker.process.asyncio.sleep", sleep)
+    said: list[str] = []
+    options = WorkerOptions(name="x", spec=[], data=None, device="cpu", probe_hz=2.0, predictions_every=3.0,
+                            runs_dir=str(tmp_path), checkpoint_every=30.0, resume="20261201-090000-abcd")
+    worker = Worker(options, on_event=lambda e: None, on_crash=said.append)
+    monkeypatch.setattr(worker, "_spawn", lambda: None)
+    worker.process = SimpleNamespace(exitcode=-9)
+    worker.commands = SimpleNamespace(cancel_join_thread=lambda: None)
+    asyncio.run(worker._restart())
+    path = checkpoint_path(tmp_path, "20261201-090000-abcd")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"a checkpoint")
+    asyncio.run(worker._restart())
+    assert said == ["the training worker stopped unexpectedly (signal SIGKILL); starting a fresh run",
+                    "the training worker stopped unexpectedly (signal SIGKILL); restarting it from the run's "
+                    "last checkpoint"]
