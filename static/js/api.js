@@ -9,6 +9,7 @@
  * @property {number} status     HTTP status; 0 when the server could not be reached
  * @property {string} message    the server's message (its `detail` on errors), for people
  * @property {any} body          the parsed JSON body, or null
+ * @property {number} [retryAfter] seconds to wait before trying again (a 429's Retry-After)
  */
 
 /**
@@ -41,7 +42,9 @@ export async function request(method, path, body) {
     reply = null; // 204, or not JSON
   }
   const ok = response.ok && !(reply && reply.ok === false);
-  return { ok, status: response.status, message: messageOf(reply, response), body: reply };
+  const result = { ok, status: response.status, message: messageOf(reply, response), body: reply };
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  return retryAfter > 0 ? { ...result, retryAfter } : result;
 }
 
 /**

@@ -8,6 +8,7 @@ import { BannerView } from "./views/banner.js";
 import { ChartsView } from "./views/charts.js";
 import { ClassifyView } from "./views/classify.js";
 import { ControlsView } from "./views/controls.js";
+import { DrawView } from "./views/draw.js";
 import { EditorView } from "./views/editor.js";
 import { EvaluationView } from "./views/evaluation.js";
 import { ModelsView } from "./views/models.js";
@@ -36,6 +37,14 @@ store.subscribe((topics) => {
 
 const socket = connect(store);
 
+const classify = new ClassifyView(store, {
+  drop: $("classify-drop"), file: $("classify-file"), msg: $("classify-msg"), result: $("classify-result"),
+  original: $("classify-original"), cropNote: $("classify-crop-note"), input: $("classify-input"),
+  gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"), gradient: $("classify-gradient"),
+  bars: $("classify-bars"), neighbours: $("classify-neighbours"), showLayers: $("classify-show-layers"),
+  source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"),
+});
+
 const views = [
   new BannerView(store, $("banners"), socket),
   new AccessView(store, { notice: $("access"), body: document.body, hyperForm: $("hyper-form") }),
@@ -60,13 +69,11 @@ const views = [
     grads: $("show-grads"), filters: $("show-filters"), filterGrads: $("show-filter-grads"),
   }, invalidate),
   new EditorView(store, $("editor")),
-  new ClassifyView(store, {
-    drop: $("classify-drop"), file: $("classify-file"), msg: $("classify-msg"), result: $("classify-result"),
-    original: $("classify-original"), cropNote: $("classify-crop-note"), input: $("classify-input"),
-    gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"), gradient: $("classify-gradient"),
-    bars: $("classify-bars"), neighbours: $("classify-neighbours"), showLayers: $("classify-show-layers"),
-    source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"),
-  }),
+  classify,
+  new DrawView(store, {
+    root: $("draw"), canvas: $("draw-canvas"), size: $("draw-size"),
+    clear: $("draw-clear"), noise: $("draw-noise"), blank: $("draw-blank"), top: $("draw-top"),
+  }, (image) => classify.submit(image, { quiet: true })),
 ];
 
 function render() {

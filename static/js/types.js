@@ -24,6 +24,16 @@
  * @property {"bf16"|"fp32"} precision
  * @property {{index: number, label: string}|null} [probe]  the test image probes run on
  * @property {string|null} [run_id]   the run in the run store (GET /api/runs)
+ * @property {DatasetInfo} [dataset]  what it trains on
+ *
+ * @typedef {object} DatasetInfo     the run's dataset (server/protocol.py DatasetInfo)
+ * @property {string} source
+ * @property {number} train_size
+ * @property {number} test_size
+ * @property {number} channels       3 (RGB) or 1 (grayscale)
+ * @property {number} height
+ * @property {number} width
+ * @property {string[]} classes
  *
  * @typedef {object} RunSummary      a run kept in the run store (GET /api/runs)
  * @property {string} id

@@ -64,6 +64,34 @@ def write_tiny_dataset(root: Path, seed: int = 0) -> Path:
     return root
 
 
+def write_tiny_idx_dataset(root: Path, seed: int = 0) -> Path:
+    """The four IDX files of a tiny MNIST-like set (1x28x28, white on black, classes "0".."9"):
+    each class a bar at its own angle through the centre, with noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28] - 13.5
+    root.mkdir(parents=True, exist_ok=True)
+
+    def split(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+        out = np.empty((len(labels), 28, 28), np.uint8)
+        for i, label in enumerate(labels):
+            angle = np.pi * label / 10 + rng.normal(0, 0.05)
+            distance = np.abs(xx * np.sin(angle) - yy * np.cos(angle))  # from the bar's axis
+            bar = (distance < 2.0) & (np.hypot(xx, yy) < 11)
+            out[i] = (255 * bar + rng.normal(0, 20, (28, 28))).clip(0, 255)
+        return out, labels
+
+    def write(name: str, array: np.ndarray) -> None:
+        header = bytes((0, 0, 0x08, array.ndim)) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+        (root / name).write_bytes(header + array.tobytes())
+
+    for prefix, per_class in (("train", TRAIN_PER_CLASS), ("t10k", TEST_PER_CLASS)):
+        images, labels = split(per_class)
+        write(f"{prefix}-images-idx3-ubyte", images)
+        write(f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,6 +187,15 @@ def serve(tmp_path_factory, data: Path, *extra: str, ready: str = "training") ->
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """The server most tests share: convnetjs on the tiny dataset, endless, small batches."""
     data = write_tiny_dataset(tmp_path_factory.mktemp("tiny-images"))
+    with serve(tmp_path_factory, data, "--model", "convnetjs", "--epochs", str(ENDLESS)) as server:
+        server.ensure_training()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def idx_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """convnetjs, endless, on a tiny 1x28x28 IDX dataset (MNIST's form); for one test module."""
+    data = write_tiny_idx_dataset(tmp_path_factory.mktemp("tiny-idx"))
     with serve(tmp_path_factory, data, "--model", "convnetjs", "--epochs", str(ENDLESS)) as server:
         server.ensure_training()
         yield server

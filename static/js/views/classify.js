@@ -82,19 +82,26 @@ export class ClassifyView {
     });
   }
 
-  /** Send a file to the server and show its answer. @param {File|Blob} file */
-  async submit(file) {
+  /**
+   * Send a file to the server and show its answer; resolves to the server's reply (null when a
+   * newer upload overtook it).
+   * @param {File|Blob} file
+   * @param {{quiet?: boolean}} [options]  quiet: no "Classifying…" meanwhile (a drawing is sent
+   *   a few times a second)
+   * @returns {Promise<import('../api.js').ApiResult|null>}
+   */
+  async submit(file, { quiet = false } = {}) {
     const token = ++this.token;
     if (file.type && !TYPES.includes(file.type)) {
       // the server decides; this only warns early about what it will refuse anyway
       console.info(`convscope: uploading a file of type ${file.type}`);
     }
-    this.say("Classifying…", "busy");
+    if (!quiet) this.say("Classifying…", "busy");
     const answer = await api.classify(file);
-    if (token !== this.token) return;
+    if (token !== this.token) return null;
     if (!answer.ok || !answer.body) {
       this.say(answer.message || `the server answered ${answer.status}`, "error");
-      return;
+      return answer;
     }
     let frame = null;
     if (answer.body.frame) {
@@ -107,6 +114,7 @@ export class ClassifyView {
     }
     this.probeAtUpload = this.store.probe ? this.store.probe.index : null;
     this.store.showUpload({ result: answer.body, frame, file });
+    return answer;
   }
 
   /** @param {Set<string>} topics */
@@ -170,14 +178,7 @@ export class ClassifyView {
     const classes = this.store.classes.length === r.probabilities.length
       ? this.store.classes : r.probabilities.map((_, i) => String(i));
     const order = r.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
-    this.els.bars.replaceChildren(...order.map(([p, i], rank) => {
-      const fill = h("span", { class: "bar-fill" });
-      fill.style.width = `${(100 * p).toFixed(1)}%`;
-      return h("li", { class: "bar", dataset: { best: String(rank === 0) } },
-        h("span", { class: "bar-label", text: classes[i] }),
-        h("span", { class: "bar-track" }, fill),
-        h("span", { class: "bar-value", text: formatPercent(p) }));
-    }));
+    this.els.bars.replaceChildren(...order.map(([p, i], rank) => classBar(classes[i], p, rank === 0)));
   }
 
   neighbours(r) {
@@ -198,6 +199,19 @@ export class ClassifyView {
           h("figcaption", {}, h("span", { class: "truth", text: item.label }),
             h("span", { class: "similarity", text: item.similarity.toFixed(2), title: "cosine similarity" }))))));
   }
+}
+
+/**
+ * One class's bar (a list item of a `class-bars` list), as the verdict shows it.
+ * @param {string} label @param {number} p its probability @param {boolean} best the most likely
+ */
+export function classBar(label, p, best) {
+  const fill = h("span", { class: "bar-fill" });
+  fill.style.width = `${(100 * p).toFixed(1)}%`;
+  return h("li", { class: "bar", dataset: { best: String(best) } },
+    h("span", { class: "bar-label", text: label }),
+    h("span", { class: "bar-track" }, fill),
+    h("span", { class: "bar-value", text: formatPercent(p) }));
 }
 
 /** The first image file in a drop or a paste. @param {DataTransfer|null} data */
