@@ -1,7 +1,8 @@
 """Draw your own, in a real browser (fixtures in conftest.py): on a 1x28x28 dataset a stroke drawn
 with the mouse is classified as it is drawn (throttled, one request at a time, the finished
 drawing last), its top classes and every layer's maps show; noise and blank are classified, clear
-sends nothing; a 429 is waited out; on the 32x32 RGB dataset there is no canvas."""
+sends nothing; a 429 is waited out; a finger on a phone draws too; on the 32x32 RGB dataset there
+is no canvas."""
 
 from __future__ import annotations
 
@@ -234,6 +235,25 @@ def test_a_rate_limited_drawing_is_sent_again(draw_page):
     assert page.page.evaluate(UPLOAD_IS_DRAWING)
     # the browser logs the refused request; nothing else went wrong
     assert all("429" in e for e in page.errors), page.errors
+
+
+def test_a_finger_draws_too(idx_server, new_page):
+    context, page = new_page(idx_server, phone=True)
+    try:
+        page.page.evaluate(RECORD_CLASSIFY)
+        canvas = page.page.locator("#draw-canvas")
+        canvas.wait_for(state="visible")
+        canvas.evaluate("c => c.scrollIntoView({block: 'center'})")
+        box = canvas.bounding_box()
+        assert box["width"] <= 390
+        page.page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a dot
+        settled(page, 0)
+        assert page.page.evaluate(PIXELS, "#draw-canvas")["lit"] > 300
+        page.wait_for("store.upload !== null")
+        assert page.page.evaluate(UPLOAD_IS_DRAWING)
+        assert page.errors == []
+    finally:
+        context.close()
 
 
 def test_there_is_no_canvas_for_rgb_images(page):

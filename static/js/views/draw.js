@@ -136,17 +136,23 @@ export class DrawView {
     };
   }
 
-  /** A white line from `a` to `b` (a dot where they are one point). */
+  /** A white line from `a` to `b`, or a dot where they are one point (a tap). */
   stroke(a, b) {
     const ctx = this.context();
-    ctx.strokeStyle = "#fff";
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.lineWidth = BRUSH * Math.max(this.els.canvas.width, this.els.canvas.height);
+    const width = BRUSH * Math.max(this.els.canvas.width, this.els.canvas.height);
+    ctx.fillStyle = ctx.strokeStyle = "#fff";
     ctx.beginPath();
-    ctx.moveTo(a.x, a.y);
-    ctx.lineTo(b.x, b.y);
-    ctx.stroke();
+    if (a.x === b.x && a.y === b.y) { // a line of no length draws nothing, even with round caps
+      ctx.arc(a.x, a.y, width / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.lineCap = "round";
+      ctx.lineJoin = "round";
+      ctx.lineWidth = width;
+      ctx.moveTo(a.x, a.y);
+      ctx.lineTo(b.x, b.y);
+      ctx.stroke();
+    }
     this.changed();
   }
 
