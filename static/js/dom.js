@@ -1,4 +1,4 @@
-// The one DOM helper the views share.
+// The DOM helpers the views share.
 
 /**
  * Create an element: h("div", {class: "x", text: "hi"}, child, ...). `dataset` and `attrs`
@@ -20,4 +20,20 @@ export function h(tag, props = {}, ...children) {
     el.append(child);
   }
   return el;
+}
+
+/**
+ * Turn a button on or off without taking the keyboard's focus away: a focused button that becomes
+ * `disabled` drops the focus to the page (the next Tab starts again from the top), so while it has
+ * the focus it is only marked aria-disabled; its handler checks `isOff`.
+ * @param {HTMLButtonElement} button @param {boolean} on
+ */
+export function setEnabled(button, on) {
+  button.disabled = !on && document.activeElement !== button;
+  button.setAttribute("aria-disabled", String(!on));
+}
+
+/** Whether a button is off (disabled, or only marked so while focused). @param {HTMLButtonElement} button */
+export function isOff(button) {
+  return button.disabled || button.getAttribute("aria-disabled") === "true";
 }

@@ -2,6 +2,7 @@
 // whose fields apply one at a time as soon as they change and say whether the server accepted.
 
 import * as api from "../api.js";
+import { isOff, setEnabled } from "../dom.js";
 import { formatCount, formatPercent, formatValue } from "../format.js";
 
 /** @typedef {import('../socket.js').Store} Store */
@@ -61,11 +62,16 @@ export class ControlsView {
     this.busy = false;
 
     this.el.pause.addEventListener("click", () => {
+      if (isOff(this.el.pause)) return;
       const paused = this.store.run && this.store.run.status === "paused";
       this.#command(paused ? api.resume : api.pause, paused ? "resumed" : "paused");
     });
-    this.el.stepBtn.addEventListener("click", () => this.#command(api.step, "stepped"));
-    this.el.reset.addEventListener("click", () => this.#command(api.reset, "reset: fresh weights"));
+    this.el.stepBtn.addEventListener("click", () => {
+      if (!isOff(this.el.stepBtn)) this.#command(api.step, "stepped");
+    });
+    this.el.reset.addEventListener("click", () => {
+      if (!isOff(this.el.reset)) this.#command(api.reset, "reset: fresh weights");
+    });
 
     for (const [field, input] of Object.entries(this.inputs)) {
       input.addEventListener("input", () => this.edited.add(field));
@@ -112,11 +118,11 @@ export class ControlsView {
     const live = connection.state === "open" && !!run;
     const status = run ? run.status : "";
     const canRun = live && !this.busy && (status === "training" || status === "paused" || status === "finished");
-    this.el.pause.disabled = !canRun || status === "finished";
+    setEnabled(this.el.pause, canRun && status !== "finished");
     this.el.pause.textContent = status === "paused" ? "Resume" : "Pause";
     this.el.pause.setAttribute("aria-pressed", String(status === "paused"));
-    this.el.stepBtn.disabled = !canRun || status !== "paused";
-    this.el.reset.disabled = !live || this.busy || status === "loading";
+    setEnabled(this.el.stepBtn, canRun && status === "paused");
+    setEnabled(this.el.reset, live && !this.busy && status !== "loading");
   }
 
   /** @param {() => Promise<ApiResult>} call @param {string} done */

@@ -52,6 +52,7 @@ export class EvaluationView {
       return;
     }
     const cell = answer.body;
+    const again = focusKey(this.gallery);
     const what = truth === predicted ? `${cell.true} recognised` : `${cell.true} taken for ${cell.predicted}`;
     const shown = cell.indices.length < cell.count ? ` (the first ${cell.indices.length})` : "";
     this.gallery.replaceChildren(
@@ -64,6 +65,7 @@ export class EvaluationView {
           attrs: { type: "button", title: `test image ${index}: use it as the probe image` } },
           h("img", { class: "pixelated", attrs: { src: api.testImageUrl(index), alt: `test image ${index}`,
             width: "48", height: "48", loading: "lazy" } })))));
+    refocus(this.gallery, again);
   }
 
   async probe(index) {
@@ -120,11 +122,31 @@ export class EvaluationView {
       return h("tr", {}, h("th", { class: "row", text: name(i) }), ...cells,
         h("td", { class: "acc" }, h("span", { class: "bar-track" }, fill), h("span", { class: "bar-value", text: formatPercent(acc, 0) })));
     });
+    const again = focusKey(this.els.root); // each evaluation redraws the table: the keyboard keeps its place
     this.els.root.replaceChildren(h("table", { class: "confusion" }, h("thead", {}, head), h("tbody", {}, ...rows)),
       this.gallery);
+    refocus(this.els.root, again);
     this.#markSelected();
     if (this.selected && topics.has("eval")) this.select(this.selected.truth, this.selected.predicted);
   }
+}
+
+/**
+ * A selector for the cell, image or button focused inside `root`, to find it again once redrawn
+ * (null: the focus is elsewhere). @param {HTMLElement} root
+ */
+function focusKey(root) {
+  const el = document.activeElement;
+  if (!(el instanceof HTMLElement) || !root.contains(el)) return null;
+  if (el.matches("td.cell")) return `td.cell[data-truth="${el.dataset.truth}"][data-predicted="${el.dataset.predicted}"]`;
+  if (el.matches("button.eval-thumb")) return `button.eval-thumb[data-index="${el.dataset.index}"]`;
+  return el.matches("button.eval-close") ? "button.eval-close" : null;
+}
+
+/** @param {HTMLElement} root @param {string|null} key from focusKey */
+function refocus(root, key) {
+  const el = key ? /** @type {HTMLElement|null} */ (root.querySelector(key)) : null;
+  if (el) el.focus({ preventScroll: true });
 }
 
 function short(name) {

@@ -2,7 +2,7 @@
 // Choosing one asks the server to switch; the layer view follows when the `model` message comes.
 
 import * as api from "../api.js";
-import { h } from "../dom.js";
+import { h, isOff, setEnabled } from "../dom.js";
 import { formatCount } from "../format.js";
 import { adoptRun, showMessage } from "./controls.js";
 
@@ -39,7 +39,9 @@ export class ModelsView {
         title: this.notes.get(p.name) || p.title },
       h("span", { class: "model-title", text: p.title || p.name }),
       h("span", { class: "model-meta", text: `${formatCount(p.params)} params · ${formatCount(p.macs)} MACs · ${p.name}` }));
-      button.addEventListener("click", () => this.#choose(p.name));
+      button.addEventListener("click", () => {
+        if (!isOff(button)) this.#choose(p.name);
+      });
       return h("li", {}, button);
     });
     this.els.list.replaceChildren(...items);
@@ -52,7 +54,7 @@ export class ModelsView {
       const el = /** @type {HTMLButtonElement} */ (button);
       const isCurrent = el.dataset.name === current;
       el.setAttribute("aria-pressed", String(isCurrent));
-      el.disabled = !live || this.pending !== null;
+      setEnabled(el, live && this.pending === null);
     }
   }
 
