@@ -38,9 +38,10 @@ store.subscribe((topics) => {
 const socket = connect(store);
 
 const classify = new ClassifyView(store, {
-  drop: $("classify-drop"), file: $("classify-file"), msg: $("classify-msg"), result: $("classify-result"),
-  original: $("classify-original"), cropNote: $("classify-crop-note"), input: $("classify-input"),
-  gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"), gradient: $("classify-gradient"),
+  drop: $("classify-drop"), file: $("classify-file"), camera: $("classify-camera"), msg: $("classify-msg"),
+  result: $("classify-result"), original: $("classify-original"), cropNote: $("classify-crop-note"),
+  input: $("classify-input"), gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"),
+  gradient: $("classify-gradient"),
   bars: $("classify-bars"), neighbours: $("classify-neighbours"), showLayers: $("classify-show-layers"),
   source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"),
 });

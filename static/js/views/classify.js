@@ -1,8 +1,9 @@
-// Classify your own image: drop a file, pick one or paste one, and see the live network's verdict
-// (a bar per class), the 32x32 square it saw (cut from the centre of the picture, outlined on it),
-// where the evidence is (Grad-CAM and the input gradient laid over that square), and the nearest
-// training images in the network's feature space. The layer view then shows the image's maps
-// until "Back to the probe image" (or another probe image is chosen).
+// Classify your own image: drop a file, pick one, paste one or take a photo (a phone's camera, through
+// a file input with `capture`: it works over plain http too, where getUserMedia does not), and see
+// the live network's verdict (a bar per class), the 32x32 square it saw (cut from the centre of the
+// picture, outlined on it), where the evidence is (Grad-CAM and the input gradient laid over that
+// square), and the nearest training images in the network's feature space. The layer view then
+// shows the image's maps until "Back to the probe image" (or another probe image is chosen).
 
 import * as api from "../api.js";
 import { h } from "../dom.js";
@@ -21,6 +22,7 @@ const HEAT = [[0, 0, 0], [150, 0, 0], [235, 60, 0], [255, 175, 0], [255, 255, 15
  * @typedef {object} ClassifyElements
  * @property {HTMLElement} drop         the drop zone
  * @property {HTMLInputElement} file    the file picker
+ * @property {HTMLInputElement} camera  the camera (a file input with capture; a phone opens its camera)
  * @property {HTMLElement} msg          status line
  * @property {HTMLElement} result       the result block (hidden until the first answer)
  * @property {HTMLCanvasElement} original
@@ -46,11 +48,13 @@ export class ClassifyView {
     this.drawn = null; // the upload drawn last
     /** @type {number|null} the probe image when the upload was shown */
     this.probeAtUpload = null;
-    els.file.addEventListener("change", () => {
-      const file = els.file.files && els.file.files[0];
-      if (file) this.submit(file);
-      els.file.value = ""; // choosing the same file again classifies it again
-    });
+    for (const input of [els.file, els.camera]) {
+      input.addEventListener("change", () => {
+        const file = input.files && input.files[0];
+        if (file) this.submit(file);
+        input.value = ""; // choosing the same file again classifies it again
+      });
+    }
     els.drop.addEventListener("dragover", (event) => {
       event.preventDefault();
       els.drop.dataset.drag = "true";
@@ -62,12 +66,6 @@ export class ClassifyView {
       const file = firstFile(event.dataTransfer);
       if (file) this.submit(file);
       else this.say("That was not a file: drop an image file (JPEG, PNG, WebP, GIF or BMP).", "error");
-    });
-    els.drop.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        els.file.click();
-      }
     });
     document.addEventListener("paste", (event) => {
       if (isEditable(event.target)) return; // pasting into a form field is not an upload
