@@ -39,6 +39,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-g
                  # public, and these checks would then block its websocket to 127.0.0.1
                  "--disable-features=LocalNetworkAccessChecks"]
 VIEWPORT = {"width": 1366, "height": 900}
+# a phone as a classroom's viewers hold it (an iPhone 12-15's CSS pixels), touch and all
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_PER_CLASS, TEST_PER_CLASS = 24, 4
 ENDLESS, BATCH = 100000.0, 32  # epochs and batch size the tests train with
@@ -239,11 +241,13 @@ class Page:
             timeout=timeout * 1000)
 
 
-def open_page(browser, server: LiveServer, route=None, owner: bool = True) -> tuple[Any, Page]:
+def open_page(browser, server: LiveServer, route=None, owner: bool = True,
+              phone: bool = False) -> tuple[Any, Page]:
     """A fresh browser context on `server`'s page, connected; `route` may rewrite the page's response.
     As the owner, it opens the address with ?token=, as `convscope serve` prints it (the server
-    sets the cookie and redirects to the clean address); else as a viewer."""
-    context = browser.new_context(viewport=VIEWPORT)
+    sets the cookie and redirects to the clean address); else as a viewer. On a `phone` (PHONE), else
+    at a laptop's VIEWPORT."""
+    context = browser.new_context(**PHONE) if phone else browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
     wrapped = Page(tab, server)
     if route is not None:
@@ -261,9 +265,9 @@ def start_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def new_page(browser):
-    """`context, page = new_page(server, route=None, owner=True)`: a page on any server (close the
-    context)."""
-    return lambda server, route=None, owner=True: open_page(browser, server, route, owner)
+    """`context, page = new_page(server, route=None, owner=True, phone=False)`: a page on any server
+    (close the context)."""
+    return lambda server, route=None, owner=True, phone=False: open_page(browser, server, route, owner, phone)
 
 
 @pytest.fixture
