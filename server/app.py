@@ -25,7 +25,7 @@ from .mirror import HISTORY_POINTS, RunMirror
 from .models import PRESETS, load_spec
 from .protocol import ModelChanged, PresetInfo, RunState
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, layers, learn, models, pages,
-                     run, runs, session, ws)
+                     run, runs, session, slide, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
 from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
 from .settings import DEFAULT_MODEL, Settings
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if is_loopback(settings.host):
         app.add_middleware(LoopbackHostsOnly)  # no DNS rebinding
     for module in (health, session, run, runs, models, layers, images, checkpoint, ws, pages, cost, learn, classify,
-                   evaluation):
+                   slide, evaluation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=package_folder("static")), name="static")
     return app

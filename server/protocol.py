@@ -441,6 +441,77 @@ class ConfusionCell(Wire):
     indices: list[int]  # the first `limit`, in test-set order (GET /api/images/test/{index}.png)
 
 
+class SlidePhoto(Wire):
+    """The photo the network slid over: the upload, upright, scaled."""
+    width: int
+    height: int
+    data: str  # PNG data URL
+    format: str  # of the upload: JPEG, PNG, WEBP, GIF or BMP
+    mode: str  # as stored
+    source_width: int  # the upload, upright, in its own pixels
+    source_height: int
+    scale: float  # photo pixels per upload pixel
+    notes: list[str]
+
+
+class SlideMap(Wire):
+    """One class's probability at every window: base64 of rows x cols uint8 (p x 255), row by row."""
+    class_: str = Field(alias="class")
+    peak: float  # its highest probability over the photo
+    data: str
+
+
+class SlideBox(Wire):
+    """A window where the network is sure of a class, in the photo's pixels."""
+    class_: str = Field(alias="class")
+    p: float
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class SlideLayer(Wire):
+    """A layer of the network, what it became in the recast network, and its MACs three ways."""
+    path: list[int]
+    layer: str  # its name in the layer table
+    recast: str
+    window: int  # MACs on one window
+    one_pass: int  # MACs of one pass over the whole photo
+    shared: int  # the exact slide: MACs computed once over the photo
+    frames: int  # the exact slide: MACs each window recomputes (its frame, or all of it), all windows
+    frame: list[int] | None  # [top, bottom, left, right]: the rows and columns of its output each window recomputes
+    whole: bool  # the frame is all of it: from here on the layers run window by window
+
+
+class SlideCosts(Wire):
+    windows: int  # windows that fit in the photo
+    per_window: int  # MACs of the fc network on every window separately
+    one_pass: int  # of the recast network once over the photo
+    exact: int  # of the exact slide: shared + frames
+    shared: int
+    frames: int
+    run: int  # of this slide: exact or one_pass
+
+
+class SlideResult(Wire):
+    model: str
+    step: int  # the training step of the weights that slid
+    age: float  # seconds since those weights left the training process
+    classes: list[str]
+    exact: bool  # each window exactly as the network sees a crop; false: one pass over the photo
+    threshold: float
+    window: list[int]  # [height, width]: the network's input
+    stride: list[int]  # [rows, columns] between neighbouring windows: the product of the layers' strides
+    grid: list[int]  # [rows, cols] of windows: the maps' size
+    photo: SlidePhoto
+    maps: list[SlideMap]  # every class, in class order
+    boxes: list[SlideBox]  # strongest first
+    layers: list[SlideLayer]  # the network's top-level layers
+    macs: SlideCosts
+    seconds: float  # server time: decoding, sliding, encoding
+
+
 class Problem(Wire):
     detail: str  # what is wrong, in words a person can act on
     path: list[int] | None = None  # for a bad spec: the layer's index, nested for blocks

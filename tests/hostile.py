@@ -23,7 +23,7 @@ PROPERTY = settings(derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # routes that change nothing in the run: anyone may call them
-OPEN = {("POST", "/api/classify"), ("POST", "/api/models/summary"), ("POST", "/api/cost")}
+OPEN = {("POST", "/api/classify"), ("POST", "/api/slide"), ("POST", "/api/models/summary"), ("POST", "/api/cost")}
 MUTATING = {"post", "put", "patch", "delete"}
 
 

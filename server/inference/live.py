@@ -2,14 +2,15 @@
 
     classifier = LiveClassifier(mirror)
     result = await classifier.classify(data)     # a ClassifyResult; raises ImageError or NotReady
+    found = await classifier.slide(data)         # a SlideResult (slide.py); also NotRecastable, TooCostly
 
 The worker sends its weights about once a second and, in the background, a feature index of the
 training images (server/worker/feed.py); the mirror keeps the newest of each. A request builds
 (or refreshes) its copy of the network from them and runs in a thread, so it never waits for a
 training step and never touches the training process: no batchnorm statistics, no optimiser, no
-gradients of the run's weights. One classification runs at a time, on one CPU thread (the cores
-are the trainer's; torch threads fighting it make a request hundreds of times slower), and at
-most MAX_WAITING wait for their turn.
+gradients of the run's weights. One request (a classification or a slide) runs at a time, on one
+CPU thread (the cores are the trainer's; torch threads fighting it make a request hundreds of
+times slower), and at most MAX_WAITING wait for their turn.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ import numpy as np
 import torch
 
 from ..models import build_model
-from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap,
-                        UploadCrop, UploadInfo)
+from ..models.recast import Sliding, recast
+from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap, SlideBox,
+                        SlideCosts, SlideLayer, SlideMap, SlidePhoto, SlideResult, UploadCrop, UploadInfo)
 from ..messages import TrainFeatures, Weights
 from ..probes import pack
 from .explain import classify
 from .image import decode_image, png_bytes
+from .photo import decode_photo
 from .retrieval import FeatureIndex, embed
+from .slide import Found, slide
 
 WEIGHTS_WAIT = 5.0  # seconds a request waits for the current model's weights to arrive
 MAX_WAITING = 4  # requests queued or running at once; more are answered 429
@@ -85,6 +89,7 @@ class LiveClassifier:
         self.waiting = 0
         self.model: tuple[Weights, torch.nn.Module] | None = None
         self.index: tuple[TrainFeatures, FeatureIndex] | None = None
+        self.sliding: tuple[Weights, Sliding] | None = None
         self.reminded = -INTEREST_EVERY
 
     def remind(self) -> bool:
@@ -97,12 +102,20 @@ class LiveClassifier:
 
     async def classify(self, data: bytes, top: int = 5, neighbours: int = 8,
                        frame: bool = True) -> ClassifyResult:
+        return await self.in_turn(self.run, data, top, neighbours, frame)
+
+    async def slide(self, data: bytes, side: int = 256, exact: bool = True, threshold: float = 0.5) -> SlideResult:
+        return await self.in_turn(self.run_slide, data, side, exact, threshold)
+
+    async def in_turn(self, work, data: bytes, *options):
+        """work(data, weights, *options) in a thread with the current weights, when its turn comes."""
         if self.waiting >= MAX_WAITING:
-            raise NotReady(429, f"{self.waiting} classifications are already waiting; try again in a moment")
+            raise NotReady(429, f"{self.waiting} requests (classifications, slides) are already waiting; "
+                                "try again in a moment")
         self.waiting += 1
         try:
             weights = await self.current_weights()
-            return await asyncio.to_thread(self.run, data, weights, top, neighbours, frame)
+            return await asyncio.to_thread(work, data, weights, *options)
         finally:
             self.waiting -= 1
 
@@ -158,6 +171,28 @@ class LiveClassifier:
             self.model = (weights, as_model(weights, self.model[1] if self.model else None))
         return self.model[1]
 
+    def sliding_for(self, weights: Weights) -> Sliding:
+        """The live network recast to slide (server/models/recast.py); raises NotRecastable."""
+        if self.sliding is None or self.sliding[0] is not weights:
+            self.sliding = None
+            self.sliding = (weights, recast(self.model_for(weights)))
+        return self.sliding[1]
+
+    def run_slide(self, data: bytes, weights: Weights, side: int = 256, exact: bool = True,
+                  threshold: float = 0.5) -> SlideResult:
+        """Decode the whole photo and slide the live network over it, in this thread (one request at a time)."""
+        with self.lock, one_thread():
+            start = time.perf_counter()
+            fmt = weights.input_format
+            sliding = self.sliding_for(weights)  # first: a network that cannot slide is refused before decoding
+            photo = decode_photo(data, fmt, side)
+            found = slide(sliding, fmt.to_tensor(photo.pixels), exact, threshold)
+            image = SlidePhoto(width=photo.pixels.shape[1], height=photo.pixels.shape[0],
+                               data=png_data_url(photo.pixels), format=photo.format, mode=photo.mode,
+                               source_width=photo.width, source_height=photo.height, scale=round(photo.scale, 6),
+                               notes=photo.notes)
+        return slide_result(weights, sliding, found, image, threshold, time.perf_counter() - start)
+
     def index_for(self, features: TrainFeatures) -> FeatureIndex:
         if self.index is None or self.index[0] is not features:
             model = as_model(features.weights)
@@ -181,3 +216,32 @@ class LiveClassifier:
         items = [Neighbour(index=i, label=classes[int(train_set.labels[i])], similarity=round(s, 4))
                  for i, s in index.search(query, k)]
         return Neighbours(step=index.step, age=round(time.time() - features.weights.time, 1), items=items)
+
+
+def slide_result(weights: Weights, sliding: Sliding, found: Found, photo: SlidePhoto, threshold: float,
+                 seconds: float) -> SlideResult:
+    classes, costs = weights.classes, found.costs
+    maps = [SlideMap(class_=name, peak=round(float(p.max()), 4),
+                     data=base64.b64encode((p * 255).round().to(torch.uint8).numpy().tobytes()).decode())
+            for name, p in zip(classes, found.probabilities)]
+    boxes = [SlideBox(class_=classes[b.cls], p=b.p, x=b.x, y=b.y, width=b.width, height=b.height)
+             for b in found.boxes]
+    layers = []
+    for row in sliding.rows:  # each spec layer, with the costs of the steps it became
+        mine = [k for k, step in enumerate(sliding.steps) if step.path[:1] == row.path]
+        last = sliding.steps[mine[-1]] if mine else None
+        layers.append(SlideLayer(
+            path=list(row.path), layer=row.layer, recast=row.recast, window=sum(costs.window[k] for k in mine),
+            one_pass=sum(costs.one_pass[k] for k in mine), shared=sum(costs.shared[k] for k in mine),
+            frames=sum(costs.frames[k] for k in mine),
+            frame=list(last.frame) if last is not None and any(last.frame) else None,
+            whole=last is not None and last.full))
+    one_pass, shared, frames = sum(costs.one_pass), sum(costs.shared), sum(costs.frames)
+    return SlideResult(
+        model=weights.name, step=weights.step, age=round(max(0.0, time.time() - weights.time), 3),
+        classes=classes, exact=found.exact, threshold=threshold, window=list(sliding.window[1:]),
+        stride=list(sliding.stride), grid=list(found.probabilities.shape[1:]), photo=photo, maps=maps, boxes=boxes,
+        layers=layers,
+        macs=SlideCosts(windows=costs.windows, per_window=costs.per_window, one_pass=one_pass, exact=costs.exact,
+                        shared=shared, frames=frames, run=costs.exact if found.exact else one_pass),
+        seconds=round(seconds, 4))
