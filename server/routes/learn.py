@@ -1,6 +1,8 @@
-"""/learn/*: the teaching pages (convolution and pooling explorers, cost lab), one template each.
+"""/learn/*: the teaching pages (convolution and pooling explorers, cost lab, sliding over a photo),
+one template each.
 
-Their arithmetic runs in the page (static/js/teach/conv.js); the cost lab asks POST /api/cost.
+Their arithmetic runs in the page (static/js/teach/conv.js); the cost lab asks POST /api/cost, the
+sliding lesson POST /api/slide.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from .pages import templates
 
 router = APIRouter(prefix="/learn", tags=["pages"])
 
-PAGES = {"conv": "learn_conv.html", "pool": "learn_pool.html", "cost": "learn_cost.html"}
+PAGES = {"conv": "learn_conv.html", "pool": "learn_pool.html", "cost": "learn_cost.html", "slide": "learn_slide.html"}
 
 
 @router.get("/{topic}", response_class=HTMLResponse, include_in_schema=False)

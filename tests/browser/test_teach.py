@@ -78,7 +78,7 @@ def test_editor_pins_a_broken_spec_to_its_layer_and_trains_a_fixed_one(page):
 def test_editor_loads_presets_with_notes_and_takes_raw_json(page):
     p = page.page
     links = p.locator("nav.learn-nav a").evaluate_all("els => els.map(a => a.getAttribute('href'))")
-    assert links == ["/learn/conv", "/learn/pool", "/learn/cost"]
+    assert links == ["/learn/conv", "/learn/pool", "/learn/cost", "/learn/slide"]
     p.wait_for_selector("#editor-table")
     p.wait_for_selector("#editor-source option[value='resnet-mini']", state="attached")
     p.select_option("#editor-source", "resnet-mini")

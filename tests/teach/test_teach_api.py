@@ -100,7 +100,7 @@ def test_the_live_network_is_readable_for_the_editor(app, client):
 
 
 @pytest.mark.parametrize("topic, module", [("conv", "conv-page.js"), ("pool", "pool-page.js"),
-                                           ("cost", "cost-page.js")])
+                                           ("cost", "cost-page.js"), ("slide", "slide-page.js")])
 def test_learn_pages(client, topic, module):
     reply = client.get(f"/learn/{topic}")
     assert reply.status_code == 200
