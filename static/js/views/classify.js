@@ -1,6 +1,6 @@
 // Classify your own image: drop a file, pick one, paste one or take a photo (a phone's camera, through
 // a file input with `capture`: it works over plain http too, where getUserMedia does not), and see
-// the live network's verdict (a bar per class), the 32x32 square it saw (cut from the centre of the
+// the live network's verdict (a bar per class), the small square it saw (cut from the centre of the
 // picture, outlined on it), where the evidence is (Grad-CAM and the input gradient laid over that
 // square), and the nearest training images in the network's feature space. The layer view then
 // shows the image's maps until "Back to the probe image" (or another probe image is chosen).
@@ -13,7 +13,7 @@ import { decodeProbe, ProbeDecodeError } from "../probe.js";
 /** @typedef {import('../socket.js').Store} Store */
 
 const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"];
-const VIEW = 160; // px: the side of a drawn 32x32 image
+const VIEW = 160; // px: the side of the drawn image the network saw
 const ORIGINAL = { width: 220, height: 160 }; // px: the box the uploaded picture is fitted into
 // black -> red -> orange -> pale yellow; the alpha grows with the value, so weak evidence stays clear
 const HEAT = [[0, 0, 0], [150, 0, 0], [235, 60, 0], [255, 175, 0], [255, 255, 150]];
@@ -156,10 +156,12 @@ export class ClassifyView {
     this.neighbours(r);
     const crop = r.image.crop;
     const notes = r.image.notes.filter((n) => !n.startsWith("the centre"));
+    const data = this.store.run && this.store.run.dataset;
+    const seen = data ? `${data.width}×${data.height}${data.channels === 1 ? " in gray" : ""}` : "the network's size";
     els.cropNote.textContent = (crop.width === crop.height
-      ? `Your ${crop.width}×${crop.height} picture, scaled to 32×32.`
+      ? `Your ${crop.width}×${crop.height} picture, scaled to ${seen}.`
       : `Your picture is ${crop.width}×${crop.height}: the network saw the centre ${crop.size}×${crop.size} ` +
-        "square (outlined), scaled to 32×32, so nothing is stretched.") +
+        `square (outlined), scaled to ${seen}, so nothing is stretched.`) +
       (notes.length ? ` Also: ${notes.join("; ")}.` : "");
     els.gradcamNote.textContent = r.gradcam
       ? `Grad-CAM for “${r.explained}”: the last conv layer's maps, weighed by how much each raises that class.`
@@ -244,7 +246,7 @@ async function loadImage(src) {
   return image;
 }
 
-/** The 32x32 image, scaled up with crisp pixels. */
+/** The image the network saw, scaled up with crisp pixels. */
 function drawPixels(canvas, image) {
   canvas.width = canvas.height = VIEW;
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
@@ -288,7 +290,7 @@ async function drawOriginal(canvas, file, crop) {
   try {
     bitmap = await createImageBitmap(file); // upright by its EXIF orientation, as the server did
   } catch {
-    canvas.hidden = true; // a format this browser cannot draw: the 32x32 crop still shows
+    canvas.hidden = true; // a format this browser cannot draw: the crop the network saw still shows
     return;
   }
   canvas.hidden = false;
