@@ -7,8 +7,8 @@ from convscope.train.config import TrainConfig
 
 
 def test_presets_in_course_order():
-    assert list(PRESETS) == ["convnetjs", "lenet", "alexnet-mini", "vgg-mini", "nin-mini", "googlenet-mini",
-                             "resnet-mini", "fast"]
+    assert list(PRESETS) == ["convnetjs", "lenet", "lenet-d2l", "lenet-bn", "alexnet-mini", "vgg-mini", "nin-mini",
+                             "googlenet-mini", "resnet-mini", "fast"]
 
 
 def test_convnetjs_is_the_demo_network():
@@ -27,7 +27,17 @@ def test_lenet_has_the_original_shapes():
     assert rows[7].params == 16 * 5 * 5 * 120 + 120  # 400 features into fc 120
 
 
-@pytest.mark.parametrize("name", [n for n in PRESETS if n not in ("convnetjs", "lenet")])
+def test_the_books_lenet_is_the_books():
+    """d2l.ai's LeNet on 1x28x28: 6 maps of 28x28 (padding 2), 61,706 parameters as the book counts them."""
+    rows = layer_table(get_preset("lenet-d2l").spec)
+    assert [r.output_shape for r in rows if r.type in ("conv", "pool", "fc")] == [
+        (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120,), (84,), (10,)]
+    assert totals(rows)[0] == 61_706 and [r.type for r in rows].count("sigmoid") == 4
+    bn = layer_table(get_preset("lenet-bn").spec)
+    assert [r.type for r in bn].count("batchnorm") == 4 and totals(bn)[0] == 61_706 + 2 * (6 + 16 + 120 + 84)
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if n not in ("convnetjs", "lenet", "lenet-d2l", "lenet-bn")])
 def test_cost_is_sized_for_a_cpu(name):
     _, macs = totals(layer_table(PRESETS[name].spec))
     assert 10e6 <= macs <= 150e6
@@ -41,6 +51,7 @@ def test_preset_is_complete(preset):
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(UnknownModel, match="unknown model 'vgg'; known models: convnetjs, lenet, alexnet-mini"):
+    with pytest.raises(UnknownModel, match="unknown model 'vgg'; known models: convnetjs, lenet, lenet-d2l, "
+                                           "lenet-bn, alexnet-mini"):
         get_preset("vgg")
     assert issubclass(UnknownModel, ValueError)
