@@ -203,6 +203,9 @@ def test_the_main_controls_work_from_the_keyboard(page, tmp_path):
     runs panel and the confusion matrix, in the page's order, and Enter and Space work them (a file
     input opens its chooser on Space, as browsers do)."""
     tab = page.page
+    # Playwright turns on catching file choosers when the first listener comes, without waiting for
+    # the browser: listening from the start, the one expected below cannot open before it is caught
+    tab.on("filechooser", lambda chooser: None)
     drawn(page)
     tab.wait_for_function("() => !document.querySelector('#btn-pause').disabled")
     tab.evaluate("() => document.activeElement.blur()")
