@@ -70,33 +70,12 @@ def decode_image(data: bytes, fmt: InputFormat = CIFAR10) -> Decoded:
         raise ImageError(422, f"this network takes {fmt.channels}x{fmt.height}x{fmt.width} images: uploads "
                               "are converted to square RGB or grayscale images only")
     size = fmt.width
-    if not data:
-        raise ImageError(422, "the file is empty")
-    if len(data) > MAX_BYTES:
-        raise ImageError(413, f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB")
-    image = _open(data)
+    image, notes, orientation = open_upload(data)
     kind, stored_mode, (width, height) = str(image.format), image.mode, image.size
-    if width < 1 or height < 1:
-        raise ImageError(422, f"the image declares no pixels ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageError(422, _too_many(width * height, f"{width}x{height}"))
-    notes: list[str] = []
-    if getattr(image, "is_animated", False):
-        notes.append("animated: the first frame is used")
-    orientation = _orientation(image)
     if kind == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where the square stays >= 2 * size
         side = min(width, height)
         image.draft(image.mode, (math.ceil(width * 2 * size / side), math.ceil(height * 2 * size / side)))
-    try:
-        image.load()
-        icc = image.info.get("icc_profile")
-        if orientation not in (None, 1):
-            image = ImageOps.exif_transpose(image)
-            notes.append("turned upright as its EXIF orientation says")
-    except Image.DecompressionBombError as e:
-        raise ImageError(422, _too_many(_declared_pixels(str(e)), "so many pixels")) from None
-    except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, ...
-        raise ImageError(422, f"the {kind} data is damaged or cut short ({_reason(e)})") from None
+    image, icc = load_upright(image, orientation, notes)
     # the picture upright, in the file's own pixels (a JPEG may have been decoded smaller)
     full_w, full_h = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     image = _on_white(_eight_bit(image, data, notes), notes)
@@ -122,6 +101,41 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(out, format="PNG")
     return out.getvalue()
+
+
+def open_upload(data: bytes) -> tuple[Image.Image, list[str], int | None]:
+    """The upload's header, read and checked (its size, its declared pixels): the image, not yet
+    decoded (a JPEG may still be drafted smaller), the notes so far and its EXIF orientation."""
+    if not data:
+        raise ImageError(422, "the file is empty")
+    if len(data) > MAX_BYTES:
+        raise ImageError(413, f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB")
+    image = _open(data)
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(422, f"the image declares no pixels ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageError(422, _too_many(width * height, f"{width}x{height}"))
+    notes: list[str] = []
+    if getattr(image, "is_animated", False):
+        notes.append("animated: the first frame is used")
+    return image, notes, _orientation(image)
+
+
+def load_upright(image: Image.Image, orientation: int | None, notes: list[str]) -> tuple[Image.Image, bytes | None]:
+    """Decode the pixels and turn them upright as the EXIF orientation says: (image, its ICC profile)."""
+    kind = str(image.format)
+    try:
+        image.load()
+        icc = image.info.get("icc_profile")
+        if orientation not in (None, 1):
+            image = ImageOps.exif_transpose(image)
+            notes.append("turned upright as its EXIF orientation says")
+    except Image.DecompressionBombError as e:
+        raise ImageError(422, _too_many(_declared_pixels(str(e)), "so many pixels")) from None
+    except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, ...
+        raise ImageError(422, f"the {kind} data is damaged or cut short ({_reason(e)})") from None
+    return image, icc
 
 
 # -- the steps ------------------------------------------------------------------------------------

@@ -17,11 +17,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..train.inputs import CIFAR10, InputFormat
-from .image import (MAX_BYTES, MAX_PIXELS, ImageError, _declared_pixels, _eight_bit, _gray, _on_white, _open,
-                    _orientation, _reason, _to_srgb, _too_many)
+from .image import ImageError, _eight_bit, _gray, _on_white, _to_srgb, load_upright, open_upload
 
 MAX_SIDE = 2048  # a photo scaled up so the window fits may be no longer than this (a strip of a picture)
 
@@ -48,20 +47,8 @@ def decode_photo(data: bytes, fmt: InputFormat = CIFAR10, longest: int = 256) ->
     """The whole image in `data`, upright, its longer side `longest`, in fmt's channels; raises ImageError."""
     if fmt.channels not in (1, 3):
         raise ImageError(422, f"this network takes {fmt.channels}-channel images: photos become RGB or gray only")
-    if not data:
-        raise ImageError(422, "the file is empty")
-    if len(data) > MAX_BYTES:
-        raise ImageError(413, f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB")
-    image = _open(data)
+    image, notes, orientation = open_upload(data)
     kind, stored_mode, (width, height) = str(image.format), image.mode, image.size
-    if width < 1 or height < 1:
-        raise ImageError(422, f"the image declares no pixels ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageError(422, _too_many(width * height, f"{width}x{height}"))
-    notes: list[str] = []
-    if getattr(image, "is_animated", False):
-        notes.append("animated: the first frame is used")
-    orientation = _orientation(image)
     upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     size = photo_size(*upright, longest, (fmt.height, fmt.width))
     if max(size) > MAX_SIDE:
@@ -71,16 +58,7 @@ def decode_photo(data: bytes, fmt: InputFormat = CIFAR10, longest: int = 256) ->
     if kind == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where the picture stays >= twice the photo's size
         image.draft(image.mode, (math.ceil(2 * size[0] * width / upright[0]),
                                  math.ceil(2 * size[1] * height / upright[1])))
-    try:
-        image.load()
-        icc = image.info.get("icc_profile")
-        if orientation not in (None, 1):
-            image = ImageOps.exif_transpose(image)
-            notes.append("turned upright as its EXIF orientation says")
-    except Image.DecompressionBombError as e:
-        raise ImageError(422, _too_many(_declared_pixels(str(e)), "so many pixels")) from None
-    except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, ...
-        raise ImageError(422, f"the {kind} data is damaged or cut short ({_reason(e)})") from None
+    image, icc = load_upright(image, orientation, notes)
     image = _on_white(_eight_bit(image, data, notes), notes)
     photo = _to_srgb(image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0), icc, notes)
     scale = size[0] / upright[0]
