@@ -137,8 +137,13 @@ def start_server(private_cache: Path, tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture
 def live(server: LiveServer) -> LiveServer:
-    """The session's server with its run training (resumed if a test paused it)."""
-    run = server.wait_for(lambda run: run["status"] in ("training", "paused"))
+    """The session's server with its run training: resumed if a test paused it, and endless again if a
+    test's model switch brought a preset's own schedule (seconds long on the tiny data)."""
+    run = server.wait_for(lambda run: run["status"] in ("training", "paused", "finished"))
+    if run["config"]["epochs"] != 100_000:
+        reply = server.http.patch("/api/run/hyperparams", json={"epochs": 100_000, "batch_size": 32})
+        assert reply.status_code == 200, reply.text
+        run = server.wait_for(lambda run: run["status"] in ("training", "paused"))
     if run["status"] == "paused":
         server.http.post("/api/run/resume")
     return server

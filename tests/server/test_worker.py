@@ -83,10 +83,6 @@ def test_the_restart_message_says_a_checkpoint_only_when_there_is_one(monkeypatc
     from convscope.runs import checkpoint_path
     from convscope.worker import Worker, WorkerOptions
 
-    async def sleep(seconds: float) -> None:
-        pass
-
-    monkeypatch.setattr("convscope.worker.process.asyncio.sleep", sleep)
     said: list[str] = []
     options = WorkerOptions(name="x", spec=[], data=None, device="cpu", probe_hz=2.0, predictions_every=3.0,
                             runs_dir=str(tmp_path), checkpoint_every=30.0, resume="20261201-090000-abcd")
@@ -94,6 +90,7 @@ def test_the_restart_message_says_a_checkpoint_only_when_there_is_one(monkeypatc
     monkeypatch.setattr(worker, "_spawn", lambda: None)
     worker.process = SimpleNamespace(exitcode=-9)
     worker.commands = SimpleNamespace(cancel_join_thread=lambda: None)
+    worker.started_at = time.monotonic() - 60  # it lived a minute: no crash-loop wait before the restart
     asyncio.run(worker._restart())
     path = checkpoint_path(tmp_path, "20261201-090000-abcd")
     path.parent.mkdir(parents=True)
