@@ -29,6 +29,9 @@ from hostile import owner_routes
 # CONVSCOPE_FUZZ_EXAMPLES=1000 fuzzes harder, with new random cases on each run
 EXAMPLES = int(os.environ.get("CONVSCOPE_FUZZ_EXAMPLES", 0))
 FUZZ = settings(max_examples=EXAMPLES or 20, derandomize=not EXAMPLES, database=None, deadline=None)
+# seconds a fuzzed request may take: a slide over a big photo takes seconds on one thread, and up to
+# MAX_WAITING of them queue for their turn (inference/live.py); a hung server still fails
+CALL_TIMEOUT = 60
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 
 
@@ -43,13 +46,14 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @FUZZ
 def test_the_owner_gets_no_server_error(case: schemathesis.Case, module_server: Any) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {module_server.token}"}, checks=CHECKS)
+    case.call_and_validate(headers={"Authorization": f"Bearer {module_server.token}"}, checks=CHECKS,
+                           timeout=CALL_TIMEOUT)
 
 
 @schema.parametrize()
 @FUZZ
 def test_a_viewer_gets_no_server_error_and_no_command_through(case: schemathesis.Case, module_server: Any) -> None:
-    response = case.call_and_validate(checks=CHECKS)
+    response = case.call_and_validate(checks=CHECKS, timeout=CALL_TIMEOUT)
     if (case.method.upper(), case.path) in owner_routes(module_server.app):
         assert response.status_code >= 400, (case.method, case.path, response.status_code)
 
