@@ -26,6 +26,20 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def wait_until_training(server: subprocess.Popen, port: int) -> dict:
+    """Poll the served GET /api/run until its run trains (60 s at most); returns that run."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            run = httpx.get(f"http://127.0.0.1:{port}/api/run").json()
+            if run["status"] == "training":
+                return run
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+        time.sleep(0.2)
+
+
 def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private_cache):
     port = free_port()
     server = subprocess.Popen(
@@ -33,16 +47,7 @@ def test_serve_then_ctrl_c_stops_the_server_and_its_worker(image_folder, private
          "--device", "cpu", "--no-browser", "--epochs", "1000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                run = httpx.get(f"http://127.0.0.1:{port}/api/run").json()
-                if run["status"] == "training":
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
-            time.sleep(0.2)
+        run = wait_until_training(server, port)
         workers = children(server.pid)
         assert workers, "the worker is a child process of the server"
         server.send_signal(signal.SIGINT)
@@ -77,16 +82,7 @@ def test_serve_takes_every_setting_from_the_environment(image_folder, private_ca
     server = subprocess.Popen([sys.executable, "-m", "convscope", "serve"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                run = httpx.get(f"http://127.0.0.1:{port}/api/run").json()
-                if run["status"] == "training":
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
-            time.sleep(0.2)
+        run = wait_until_training(server, port)
         reply = httpx.post(f"http://127.0.0.1:{port}/api/run/pause",
                            headers={"Authorization": "Bearer token-from-the-environment"})
         server.send_signal(signal.SIGINT)
