@@ -68,6 +68,11 @@ class Settings(BaseSettings):
                            "checkpoint folder per run ($XDG_DATA_HOME/convscope/runs where that is set)")
     fresh: bool = Field(False, description="start a new run rather than go on with the last one (a model or "
                         "epochs given imply it)")
+    store: str | None = Field(None, description="the run database as an SQLAlchemy URL (sqlite:///runs.db, "
+                              "postgresql+psycopg://user:password@host/db); none: runs.db in the runs folder")
+    broker: str | None = Field(None, description="Redis URL (redis://host:6379/0, rediss:// for TLS) that "
+                               "joins `convscope trainer` and `convscope web`; none: serve trains in a "
+                               "process of its own")
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints of the live run")
     browser: bool = Field(True, description="open the owner's address in a browser once serving")
 

@@ -14,7 +14,8 @@ SAMPLES = {
     "device": "cpu", "probe_hz": 7.5, "predictions_every": 1.5, "command_timeout": 4.0,
     "token": "a-token-of-mine", "max_viewers": 12, "classify_per_minute": 9.0, "classify_burst": 3,
     "commands_per_minute": 8.0, "commands_burst": 2, "runs_dir": Path("/srv/runs"), "fresh": True,
-    "checkpoint_every": 5.0, "browser": False,
+    "checkpoint_every": 5.0, "browser": False, "store": "postgresql+psycopg://convscope@db/runs",
+    "broker": "redis://broker:6379/0",
 }
 
 
