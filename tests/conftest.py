@@ -45,6 +45,15 @@ def cifar_jpeg(cifar_jpeg_zip, tmp_path_factory):
         return load_dataset(cifar_jpeg_zip, progress=lambda *_: None)
 
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server of this test's own (tests/redis_server.py), killed afterwards."""
+    from redis_server import RedisServer
+
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     until the session ends, and tests that call asyncio.run (TestClient, the hub) fail after it."""
