@@ -20,7 +20,7 @@ from .access import new_token
 from .assets import package_folder
 from .hub import Hub
 from .inference.live import LiveClassifier
-from .limits import RateLimiter
+from .limits import rate_limits
 from .mirror import HISTORY_POINTS, RunMirror
 from .models import PRESETS, load_spec
 from .protocol import ModelChanged, PresetInfo, RunState
@@ -103,8 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Watch a CNN learn CIFAR-10, live. The websocket /ws is described "
                               "in docs/protocol.md.")
     app.state.settings = settings
-    app.state.limits = {"classify": RateLimiter(settings.classify_per_minute, settings.classify_burst),
-                        "commands": RateLimiter(settings.commands_per_minute, settings.commands_burst)}
+    app.state.limits = rate_limits(settings)  # counted in Redis when a broker is given (server/limits.py)
     errors.install(app)
     app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
     if is_loopback(settings.host):
