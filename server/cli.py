@@ -184,6 +184,15 @@ def command_classify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For (and -Proto) believed from settings.forwarded_allow_ips
+    alone, so that request.client (the rate limits' key) is the real client only behind a trusted
+    proxy; none: ignored from everyone (uvicorn's own default believes 127.0.0.1)."""
+    if settings.forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+
+
 def command_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the web stack loads only for serve
 
@@ -200,7 +209,7 @@ def command_serve(args: argparse.Namespace) -> int:
     # No per-message deflate: each message is encoded once for every viewer, and compressing it
     # again per viewer cost the server ten times the CPU of all the rest (benchmarks/streaming.py).
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           ws_per_message_deflate=False))
+                                           ws_per_message_deflate=False, **proxy_options(settings)))
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     owner_url = f"{url}?token={app.state.settings.token}"
 

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     commands_per_minute: float = Field(120.0, gt=0, description="commands and checkpoint downloads per client "
                                        "address per minute, sustained")
     commands_burst: int = Field(30, ge=1, description="commands a client address may send back to back")
+    forwarded_allow_ips: str | None = Field(None, description="addresses of trusted proxies whose X-Forwarded-For "
+                                            "is believed (comma-separated IPs or networks, `*` for any); none: "
+                                            "only the direct peer's address, X-Forwarded-For ignored")
     runs_dir: Path = Field(default_factory=default_runs_dir, description="where runs are kept: runs.db and a "
                            "checkpoint folder per run ($XDG_DATA_HOME/convscope/runs where that is set)")
     fresh: bool = Field(False, description="start a new run rather than go on with the last one (a model or "

@@ -15,7 +15,7 @@ SAMPLES = {
     "token": "a-token-of-mine", "max_viewers": 12, "classify_per_minute": 9.0, "classify_burst": 3,
     "commands_per_minute": 8.0, "commands_burst": 2, "runs_dir": Path("/srv/runs"), "fresh": True,
     "checkpoint_every": 5.0, "browser": False, "store": "postgresql+psycopg://convscope@db/runs",
-    "broker": "redis://broker:6379/0",
+    "broker": "redis://broker:6379/0", "forwarded_allow_ips": "10.0.0.5,192.168.0.0/16",
 }
 
 
