@@ -6,24 +6,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import redis
+import redis.asyncio
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .access import new_token
+from .bus.broker import TOKEN, Backoff, shown_url
+from .bus.remote import RemoteTrainer
 from .assets import package_folder
 from .hub import Hub
 from .inference.live import LiveClassifier
 from .limits import rate_limits
 from .mirror import HISTORY_POINTS, RunMirror
 from .models import PRESETS, load_spec
-from .protocol import ModelChanged, PresetInfo, RunState
+from .protocol import Eval, Metrics, ModelChanged, PresetInfo, RunState
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, layers, learn, models, pages,
                      run, runs, session, slide, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
@@ -51,52 +57,139 @@ def last_run(store: RunStore, runs_dir: Path) -> RunRecord | None:
                  and checkpoint_path(runs_dir, r.id).exists()), None)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def presets_info() -> list[PresetInfo]:
+    return [PresetInfo(name=n, title=p.title, params=preset_summary(n).params, macs=preset_summary(n).macs)
+            for n, p in PRESETS.items()]
+
+
+def follow_resumes(hub: Hub, store: RunStore) -> Callable[[Any], None]:
+    """hub.publish, and a run resumed from its checkpoint shows its history from the store."""
+    def on_event(message: Any) -> None:
+        hub.publish(message)
+        if isinstance(message, ModelChanged) and message.resumed_step is not None:
+            hub.mirror.restore(*store.history(message.run_id, HISTORY_POINTS), upto=message.resumed_step)
+            hub.resync()
+    return on_event
+
+
+@asynccontextmanager
+async def embedded(app: FastAPI, settings: Settings, options: WorkerOptions, store: RunStore) -> AsyncIterator[None]:
+    """`convscope serve`: the trainer is this server's own child process; the run store is written here."""
+    runs_dir = Path(options.runs_dir)
+    if store.fresh:
+        import_runs(store, runs_dir)
+    last = None if settings.new_run else last_run(store, runs_dir)
+    if last:  # its charts show while the data loads
+        run = RunState(status="loading", model=last.name, config=last.config, run_id=last.id,
+                       step=last.step, epoch=last.epoch)
+    else:
+        run = RunState(status="loading", model=options.name, config=TrainConfig().replace(**options.recipe).to_dict())
+    mirror = RunMirror(run, presets_info())
+    if last:
+        mirror.restore(*store.history(last.id, HISTORY_POINTS))
+    hub = Hub(mirror)
+    recorder = Recorder(store, runs_dir)
+    publish = follow_resumes(hub, store)
+
+    def on_event(message: Any) -> None:
+        recorder.record(message)
+        publish(message)
+        if isinstance(message, ModelChanged):
+            worker.resume = message.run_id  # a crashed worker comes back with this run
+
+    worker = Worker(dataclasses.replace(options, resume=last.id if last else None), on_event=on_event,
+                    on_crash=hub.worker_lost)
+    hub.on_viewers = worker.set_viewers
+    app.state.mirror, app.state.hub, app.state.worker = mirror, hub, worker
+    app.state.store, app.state.recorder = store, recorder
+    app.state.classifier = LiveClassifier(mirror)
+    await worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()
+        await asyncio.to_thread(recorder.close)  # its queued writes, before the store closes
+
+
+@asynccontextmanager
+async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncIterator[None]:
+    """`convscope web`: the trainer is elsewhere, behind the broker; its recorder writes the store."""
+    app.state.settings = settings.model_copy(update={"token": await shared_token(settings)})
+    mirror = RunMirror(RunState(status="loading", model=settings.model or DEFAULT_MODEL, config={}), presets_info())
+    hub = Hub(mirror)
+
+    def on_snapshot(model: ModelChanged | None, messages: list[Any]) -> None:
+        """Charts from the store, then what the stream has that the store may not have yet."""
+        last_train = last_test = -1
+        if model is not None:
+            hub.publish(model)
+            train, test = store.history(model.run_id, HISTORY_POINTS)
+            mirror.restore(train, test)
+            last_train = train[-1]["step"] if train else -1
+            last_test = test[-1]["step"] if test else -1
+        for message in messages:
+            if isinstance(message, Metrics):
+                message = Metrics(points=[p for p in message.points if p.step > last_train])
+                if not message.points:
+                    continue
+            elif isinstance(message, Eval) and message.step <= last_test:
+                continue
+            hub.publish(message)
+        hub.resync()
+
+    trainer = RemoteTrainer(settings.broker, on_event=follow_resumes(hub, store), on_crash=hub.worker_lost,
+                            on_snapshot=on_snapshot)
+    hub.on_viewers = trainer.set_viewers
+    hub.elsewhere = lambda: trainer.elsewhere
+    app.state.mirror, app.state.hub, app.state.worker = mirror, hub, trainer
+    app.state.store, app.state.recorder = store, None
+    app.state.classifier = LiveClassifier(mirror)
+    await trainer.start()
+    try:
+        yield
+    finally:
+        await trainer.stop()
+
+
+async def shared_token(settings: Settings) -> str:
+    """The owner's token of every web server on this broker: the one given (which replaces any
+    before it), else the first web server's random one. Waits for the broker, retrying."""
+    client = redis.asyncio.Redis.from_url(settings.broker, socket_timeout=10, socket_connect_timeout=3)
+    backoff = Backoff(most=5.0)
+    try:
+        while True:
+            try:
+                if settings.token:
+                    await client.set(TOKEN, settings.token)
+                else:
+                    await client.set(TOKEN, new_token(), nx=True)
+                token = await client.get(TOKEN)
+                backoff.succeeded("the broker answers")
+                return token.decode()
+            except (redis.RedisError, OSError) as e:
+                await asyncio.sleep(backoff.failed(f"waiting for the broker {shown_url(settings.broker)}", e))
+    finally:
+        await client.aclose()
+
+
+def create_app(settings: Settings | None = None, role: Literal["serve", "web"] = "serve") -> FastAPI:
+    """The embedded server (`serve`: it trains too), or a web server of a split deployment (`web`:
+    a trainer elsewhere, reached through settings.broker)."""
     settings = settings or Settings()
-    if settings.token is None:  # secure by default: a random owner token for this start
+    if role == "web" and not settings.broker:
+        raise ValueError("a web server needs a broker (--broker redis://HOST:6379/0)")
+    if settings.token is None and role == "serve":  # secure by default: a random owner token for this start
         settings = settings.model_copy(update={"token": new_token()})
     options = worker_options(settings)  # fails here, before serving, on an unknown model
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runs_dir = Path(options.runs_dir)
-        store = RunStore(runs_dir / "runs.db")  # a damaged one is set aside and reported (store.problem)
-        if store.fresh:
-            import_runs(store, runs_dir)
-        last = None if settings.new_run else last_run(store, runs_dir)
-        presets = [PresetInfo(name=n, title=p.title, params=preset_summary(n).params,
-                              macs=preset_summary(n).macs) for n, p in PRESETS.items()]
-        if last:  # its charts show while the data loads
-            run = RunState(status="loading", model=last.name, config=last.config, run_id=last.id,
-                           step=last.step, epoch=last.epoch)
-        else:
-            run = RunState(status="loading", model=options.name, config=TrainConfig().replace(**options.recipe).to_dict())
-        mirror = RunMirror(run, presets)
-        if last:
-            mirror.restore(*store.history(last.id, HISTORY_POINTS))
-        hub = Hub(mirror)
-        recorder = Recorder(store, runs_dir)
-
-        def on_event(message: Any) -> None:
-            recorder.record(message)
-            hub.publish(message)
-            if isinstance(message, ModelChanged):
-                worker.resume = message.run_id  # a crashed worker comes back with this run
-                if message.resumed_step is not None:
-                    mirror.restore(*store.history(message.run_id, HISTORY_POINTS))
-                    hub.resync()
-
-        worker = Worker(dataclasses.replace(options, resume=last.id if last else None), on_event=on_event,
-                        on_crash=hub.worker_lost)
-        hub.on_viewers = worker.set_viewers
-        app.state.mirror, app.state.hub, app.state.worker = mirror, hub, worker
-        app.state.store, app.state.recorder = store, recorder
-        app.state.classifier = LiveClassifier(mirror)
-        await worker.start()
+        store = RunStore(settings.store or Path(options.runs_dir) / "runs.db")  # damage: store.problem
         try:
-            yield
+            parts = split_web(app, settings, store) if role == "web" else embedded(app, settings, options, store)
+            async with parts:
+                yield
         finally:
-            await worker.stop()
             store.close()
 
     app = FastAPI(title="convscope", version=version("convscope"), lifespan=lifespan,

@@ -1,6 +1,8 @@
-"""The `convscope` command: serve | train | models | summary | classify.
+"""The `convscope` command: serve | trainer | web | train | models | summary | classify.
 
     convscope serve --data ~/cifar     # the live page at http://127.0.0.1:8000/
+    convscope trainer --broker redis://HOST:6379/0 --store postgresql://...   # a split deployment:
+    convscope web --broker redis://HOST:6379/0 --store postgresql://...       # ... one trainer, N web servers
     convscope train --model convnetjs --epochs 10 --data ~/cifar --json
     convscope models
     convscope summary vgg-mini          # or a SPEC.json file
@@ -194,29 +196,57 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 
 
 def command_serve(args: argparse.Namespace) -> int:
-    import uvicorn  # the web stack loads only for serve
+    from .app import create_app  # the web stack loads only to serve
 
+    settings = serve_settings(args)
+    if settings.broker:
+        raise UsageError("serve trains in a process of its own; with a broker, run `convscope trainer` and "
+                         "`convscope web` (docs/deploy.md)")
+    resolve_device(settings.device)  # --device cuda without a GPU: say so now, not on the page
+    if not is_loopback(settings.host) and settings.token is None:
+        print(f"convscope: warning: listening on {settings.host}, reachable from other machines, with a "
+              "random token: anyone with the address below (with its ?token=) controls the run; share "
+              "it without ?token=, or choose one with --token", file=sys.stderr, flush=True)
+    return run_server(create_app(settings), settings)
+
+
+def command_web(args: argparse.Namespace) -> int:
     from .app import create_app
 
     settings = serve_settings(args)
-    resolve_device(settings.device)  # --device cuda without a GPU: say so now, not on the page
-    app = create_app(settings)
+    if not settings.broker:
+        raise UsageError("a web server needs the trainer's broker: --broker redis://HOST:6379/0")
+    return run_server(create_app(settings, role="web"), settings)
+
+
+def command_trainer(args: argparse.Namespace) -> int:
+    from .trainer import run_trainer
+
+    settings = serve_settings(args)
+    if not settings.broker:
+        raise UsageError("a trainer needs a broker for its web servers: --broker redis://HOST:6379/0")
+    resolve_device(settings.device)
+    run_trainer(settings)
+    print("convscope: trainer stopped", file=sys.stderr)
+    return 0
+
+
+def run_server(app: Any, settings: Settings) -> int:
+    """Serve `app` with uvicorn until Ctrl-C; print the addresses once it listens."""
+    import uvicorn
+
     host, port = settings.host, settings.port
-    if not is_loopback(host) and settings.token is None:
-        print(f"convscope: warning: listening on {host}, reachable from other machines, with a "
-              "random token: anyone with the address below (with its ?token=) controls the run; share "
-              "it without ?token=, or choose one with --token", file=sys.stderr, flush=True)
     # No per-message deflate: each message is encoded once for every viewer, and compressing it
     # again per viewer cost the server ten times the CPU of all the rest (benchmarks/streaming.py).
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            ws_per_message_deflate=False, **proxy_options(settings)))
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-    owner_url = f"{url}?token={app.state.settings.token}"
 
     def announce() -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         if server.started:
+            owner_url = f"{url}?token={app.state.settings.token}"  # a web server's comes from the broker
             print(f"convscope: serving on {url} (Ctrl-C to stop)\n"
                   f"convscope: the owner's address (it lets whoever opens it control the run): {owner_url}",
                   file=sys.stderr, flush=True)
@@ -241,6 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
                                        "given overrides it.")
     add_settings(serve)
     serve.set_defaults(run=command_serve)
+
+    split = "Every option is also a CONVSCOPE_* environment variable; see docs/deploy.md."
+    trainer = sub.add_parser("trainer", help="train for the web servers of a split deployment (--broker)",
+                             description=f"The training half: data, model, checkpoints; it records the run in "
+                                         f"--store. {split}")
+    add_settings(trainer)
+    trainer.set_defaults(run=command_trainer)
+    web = sub.add_parser("web", help="serve the page of a trainer elsewhere (--broker); run any number",
+                         description=f"The serving half: page, websocket, classify. {split}")
+    add_settings(web)
+    web.set_defaults(run=command_web)
 
     train = sub.add_parser("train", help="train a model headless, with a progress bar",
                            description="Each preset has its own schedule; the flags override it.")

@@ -35,7 +35,8 @@ def get_store(conn: HTTPConnection) -> RunStore:
     return conn.app.state.store
 
 
-def get_recorder(conn: HTTPConnection) -> Recorder:
+def get_recorder(conn: HTTPConnection) -> Recorder | None:
+    """None on a web server of a split deployment: its trainer writes the store."""
     return conn.app.state.recorder
 
 
@@ -48,5 +49,5 @@ WorkerDep = Annotated[Worker, Depends(get_worker)]
 MirrorDep = Annotated[RunMirror, Depends(get_mirror)]
 HubDep = Annotated[Hub, Depends(get_hub)]
 StoreDep = Annotated[RunStore, Depends(get_store)]
-RecorderDep = Annotated[Recorder, Depends(get_recorder)]
+RecorderDep = Annotated[Recorder | None, Depends(get_recorder)]
 ClassifierDep = Annotated[LiveClassifier, Depends(get_classifier)]

@@ -84,6 +84,12 @@ class Hub:
         self.mirror = mirror
         self.on_viewers = on_viewers
         self.clients: set[Client] = set()
+        self.elsewhere: Callable[[], int] = lambda: 0  # viewers on the other web servers of a split
+
+    @property
+    def viewers(self) -> int:
+        """Everyone watching this run: here and on the other web servers."""
+        return len(self.clients) + self.elsewhere()
 
     def publish(self, message: Any) -> None:
         """Apply a worker message to the mirror and queue it for every client (never waits)."""

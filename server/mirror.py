@@ -86,12 +86,13 @@ class RunMirror:
         elif isinstance(message, TestPredictions):
             self.test_predictions = message
 
-    def restore(self, train: list[dict], test: list[dict]) -> None:
-        """The charts of a run resumed from the run store."""
+    def restore(self, train: list[dict], test: list[dict], upto: int | None = None) -> None:
+        """The charts of a run resumed from the run store (up to its checkpoint's step, if given)."""
         self.train = Downsampled()
         for point in train:
-            self.train.add(MetricPoint(**point))
-        self.test = [EvalPoint(**point) for point in test]
+            if upto is None or point["step"] <= upto:
+                self.train.add(MetricPoint(**point))
+        self.test = [EvalPoint(**point) for point in test if upto is None or point["step"] <= upto]
 
     def hello(self) -> Hello:
         test = self.test

@@ -36,8 +36,11 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
                        **{code: {"model": Problem} for code in (409, 429, 503)}},
             dependencies=[limit("commands")])  # the worker writes a file each time: not for free
 async def download(worker: WorkerDep, mirror: MirrorDep, settings: SettingsDep) -> FileResponse:
-    """The worker saves its whole state to a temporary file; it is streamed, then deleted."""
-    folder = Path(tempfile.mkdtemp(prefix="convscope-checkpoint-"))
+    """The trainer saves its whole state to a temporary file in the runs folder (which a split
+    deployment's trainer and web servers share); it is streamed, then deleted."""
+    runs_dir = settings.runs_dir.expanduser()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".download-", dir=runs_dir))
     cleanup = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)
     try:
         answer = await send_command(worker, mirror, settings, "checkpoint", path=str(folder / "run.pt"))

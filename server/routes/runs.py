@@ -40,7 +40,7 @@ def find(store: RunStore, run_id: str) -> RunRecord:
 async def list_runs(store: StoreDep, recorder: RecorderDep, mirror: MirrorDep) -> RunList:
     """Every run, newest first; `problem` says what is wrong with the run database, if anything."""
     return RunList(runs=[summary(r, mirror.run.run_id) for r in store.runs()],
-                   problem=store.problem or recorder.problem)
+                   problem=store.problem or (recorder.problem if recorder else None))
 
 
 @router.get("/{run_id}/history", response_model=RunHistory, responses={404: {"model": Problem}})

@@ -21,7 +21,7 @@ async def live(websocket: WebSocket, hub: HubDep, settings: SettingsDep) -> None
         await websocket.close(code=1008, reason="foreign origin")
         return
     await websocket.accept()
-    if len(hub.clients) >= settings.max_viewers:  # no await between this check and connect()
+    if hub.viewers >= settings.max_viewers:  # no await between this check and connect()
         full = f"the server is full: {settings.max_viewers} viewers are watching already; try again later"
         await websocket.send_text(Error(message=full).to_json())
         await websocket.close(code=1013, reason="server full")  # 1013: try again later

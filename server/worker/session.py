@@ -408,6 +408,9 @@ class Session:
     def do_checkpoint(self, path: str) -> tuple[bool, str, list[FitCommand]]:
         if self.trainer is None:
             return False, f"no model to save: the run is {self.status}", []
+        runs_dir = Path(self.options.runs_dir or ".").resolve()
+        if not self.options.runs_dir or not Path(path).resolve().is_relative_to(runs_dir):
+            return False, "checkpoints are written inside the runs folder only", []
         save_checkpoint(self.trainer, path)
         return True, f"saved step {self.trainer.step_count}", []
 
