@@ -54,6 +54,15 @@ def redis_server(tmp_path):
         yield server
 
 
+@pytest.fixture
+def postgres_server(tmp_path):
+    """A real PostgreSQL of this test's own (tests/postgres_server.py), stopped afterwards."""
+    from postgres_server import PostgresServer
+
+    with PostgresServer(tmp_path / "postgres") as server:
+        yield server
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     until the session ends, and tests that call asyncio.run (TestClient, the hub) fail after it."""
