@@ -1,4 +1,4 @@
-"""Runs kept on disk: the SQLite run store, the run folders, and the recorder that fills them."""
+"""Runs kept on disk: the run store (SQLite or PostgreSQL), the run folders, and the recorder that fills them."""
 
 from .files import checkpoint_path, new_run_id, read_run_name, run_folder, write_run_name
 from .recorder import Recorder, add_run_from, forget_run, import_runs
