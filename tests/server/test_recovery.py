@@ -100,6 +100,7 @@ def test_a_new_model_starts_a_new_run_and_keeps_the_old_one(start_server, image_
         first = live.wait_for(lambda run: run["status"] == "training" and run["step"] > 3)["run_id"]
         live.http.post("/api/run/model", json={"name": "lenet"})
         second = live.wait_for(lambda run: run["model"] == "lenet" and run["status"] == "training")["run_id"]
+        assert live.app.state.recorder.flush(10)
         runs = {r["id"]: r for r in live.http.get("/api/runs").json()["runs"]}
         assert first != second and runs[second]["live"] and not runs[first]["live"]
         assert runs[first]["status"] == "stopped" and runs[second]["status"] == "training"
