@@ -4,7 +4,8 @@
 
 The same Session as the embedded worker's, with its queues bridged to the broker
 (server/bus/source.py); it records the run into the store itself, so the web servers only read it.
-Started again after a crash, it goes on with the last run from its checkpoint, as `serve` does.
+Started again after a crash, it goes on with the last run from its checkpoint, even when the
+settings name a model (unlike `serve`): only --fresh starts a new run.
 SIGTERM or Ctrl-C saves a checkpoint and stops.
 """
 
@@ -36,7 +37,9 @@ def run_trainer(settings: Settings) -> None:
     store = RunStore(settings.store or runs_dir / "runs.db")
     if store.fresh:
         import_runs(store, runs_dir)
-    last = None if settings.new_run else last_run(store, runs_dir)
+    # restarted by its supervisor with the same settings, it goes on with the last run: only
+    # --fresh starts a new one (a model and epochs apply when there is no run to go on with)
+    last = None if settings.fresh else last_run(store, runs_dir)
     recorder = Recorder(store, runs_dir)
     link = TrainerLink(settings.broker, record=recorder.record)
 
@@ -55,7 +58,5 @@ def run_trainer(settings: Settings) -> None:
     finally:
         outbox.close()
         link.close()
-        recorder_close = getattr(recorder, "close", None)
-        if recorder_close:
-            recorder_close()
+        recorder.close()  # its queued writes, before the store closes
         store.close()

@@ -45,6 +45,34 @@ def cifar_jpeg(cifar_jpeg_zip, tmp_path_factory):
         return load_dataset(cifar_jpeg_zip, progress=lambda *_: None)
 
 
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny image-folder dataset on disk (a worker process loads its own data): 512 train and 100
+    test random 32x32 PNGs in ten class folders."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 512), ("test", 100)):
+        for i in range(n):
+            folder = root / split / f"class{i % 10}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Decoded datasets are cached here, not in the user's cache (the worker inherits it)."""
+    import os
+    from unittest import mock
+
+    cache = tmp_path_factory.mktemp("cache")
+    with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(cache)}):
+        yield cache
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     """A real redis-server of this test's own (tests/redis_server.py), killed afterwards."""

@@ -1,50 +1,22 @@
-"""Fixtures: a tiny image-folder dataset on disk, and real servers (uvicorn in a thread) on it.
-
-The worker is a separate process that loads its data with load_dataset, so the fake data is
-written to disk: 512 train and 100 test random 32x32 PNGs in ten class folders.
-"""
+"""Fixtures: real servers (uvicorn in a thread) on the tiny image folder (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
-from PIL import Image
 
 from convscope.app import create_app
 from convscope.settings import Settings
 from support import TIMEOUT
 
-
-
-@pytest.fixture(scope="session")
-def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 512), ("test", 100)):
-        for i in range(n):
-            folder = root / split / f"class{i % 10}"
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    return root
-
-
-@pytest.fixture(scope="session")
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Decoded datasets are cached here, not in the user's cache (the worker inherits it)."""
-    cache = tmp_path_factory.mktemp("cache")
-    with mock.patch.dict(os.environ, {"CONVSCOPE_CACHE": str(cache)}):
-        yield cache
 
 
 class LiveServer:
