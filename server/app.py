@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None, role: Literal["serve", "web"] =
                 yield
         finally:
             store.close()
+            await app.state.limits["classify"].counts.close()  # both kinds share one storage
 
     app = FastAPI(title="convscope", version=version("convscope"), lifespan=lifespan,
                   description="Watch a CNN learn CIFAR-10, live. The websocket /ws is described "

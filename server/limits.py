@@ -54,6 +54,7 @@ from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 from starlette.requests import HTTPConnection
 
+from .bus.broker import shown_url
 from .routes.errors import ApiError
 from .settings import Settings
 
@@ -66,17 +67,6 @@ SCHEMES = {"redis": "async+redis", "rediss": "async+rediss"}  # broker URL -> th
 WHAT = {"classify": "classifications", "commands": "commands"}
 
 T = TypeVar("T")
-
-
-def shown_url(url: str) -> str:
-    """The broker as logs may show it: scheme, host, port and database, never user, password or query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # not a number: say nothing of it
-        port = ""
-    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}{parts.path}"
 
 
 def redis_storage(broker: str) -> tuple[RedisStorage, ConnectionPool]:

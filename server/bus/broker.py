@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 EVENTS = "convscope:events"
 COMMANDS = "convscope:commands"
@@ -49,13 +49,15 @@ def web_key(sender: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL with its password replaced by ***: for logs and messages."""
+    """A broker or database URL as logs may show it: scheme, host, port and path, never user,
+    password or query."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
     host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: say nothing of it
+        port = ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}{parts.path}"
 
 
 class Backoff:

@@ -31,7 +31,7 @@ from typing import Any, get_args
 
 import redis
 
-from ..messages import Command, CommandKind, Reply, Saved, TestPredictions, TestSet, TrainFeatures, TrainSet, Weights
+from ..messages import Command, CommandKind, Reply, TestPredictions, TestSet, TrainFeatures, TrainSet, Weights
 from ..protocol import Metrics, ModelChanged, State
 from .broker import (COMMANDS, EVENTS, EVENTS_KEPT, HEARTBEAT_EVERY, HEARTBEAT_TTL, MODEL, REPLIES_KEPT,
                      REPLIES_TTL, TRAINER, Backoff, latest_key, log, replies_key, web_key)

@@ -13,7 +13,8 @@ import redis
 from limits.aio.storage import RedisStorage
 
 from convscope.app import create_app
-from convscope.limits import rate_limits, redis_storage, shown_url
+from convscope.bus.broker import shown_url
+from convscope.limits import rate_limits, redis_storage
 from convscope.settings import Settings
 
 SECRET = "pa55-w0rd-never-logged"
