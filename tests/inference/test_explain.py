@@ -101,3 +101,31 @@ def test_without_conv_layers_there_is_no_gradcam():
     result = classify(build_model(spec), np.zeros((32, 32, 3), np.uint8))
     assert result.gradcam is None and result.gradcam_layer is None
     assert result.gradient.shape == (32, 32)
+
+
+@pytest.mark.parametrize("asked", [{}, {"gradient"}, {"gradcam"}, {"layer_grads"}, {"gradient", "gradcam"},
+                                   {"gradcam", "layer_grads"}])
+@pytest.mark.parametrize("frozen", [False, True], ids=["trainable", "frozen"])  # frozen: the server's copy
+def test_only_the_maps_asked_for_are_computed_and_they_are_the_same(model, pixels, asked, frozen):
+    full = classify(model, pixels)
+    mine = build_model(get_preset("convnetjs").spec).eval().requires_grad_(not frozen)
+    mine.load_state_dict(model.state_dict())
+    result = classify(mine, pixels, gradient="gradient" in asked, gradcam="gradcam" in asked,
+                      layer_grads="layer_grads" in asked)
+    assert torch.equal(result.probabilities, full.probabilities) and result.target == full.target
+    for name in ("gradcam", "gradient"):
+        if name in asked:
+            torch.testing.assert_close(getattr(result, name), getattr(full, name))
+        else:
+            assert getattr(result, name) is None, name
+    assert (result.gradcam_layer is None) == ("gradcam" not in asked)
+    for mine_, theirs in zip(result.activations, full.activations):
+        torch.testing.assert_close(mine_, theirs)
+    if "layer_grads" in asked:
+        for mine_, theirs in zip(result.activation_grads, full.activation_grads):
+            assert (mine_ is None) == (theirs is None)
+            if theirs is not None:
+                torch.testing.assert_close(mine_, theirs)
+    else:
+        assert result.activation_grads is None
+    assert all(p.grad is None for p in mine.parameters())
