@@ -424,11 +424,13 @@ class ClassifyResult(Wire):
     probabilities: list[float]  # every class, in class order; they sum to 1
     explained: str  # the class the saliency maps explain (the most likely one)
     input: str  # the 32x32 image the network saw, as a PNG data URL
-    gradcam: SaliencyMap | None  # Grad-CAM on the last conv layer; null without conv layers
-    gradient: SaliencyMap  # |d score / d pixel|, largest over the colour channels
+    gradcam: SaliencyMap | None  # Grad-CAM on the last conv layer; null without conv layers or if not asked
+    gradient: SaliencyMap | None  # |d score / d pixel|, largest over the colour channels; null if not asked
     frame: str | None  # base64 of a probe frame (source "upload"): every layer's maps; null if not asked
-    neighbours: Neighbours
+    neighbours: Neighbours | None  # null if not asked
     image: UploadInfo
+    parts: list[str]  # what this answer carries: "prediction" (always) and the parts asked for
+    id: str | None  # GET /api/classify/{id} sends the parts left out, for a while; null when none were
     seconds: float  # server time: decoding, classifying, explaining, retrieving, encoding
 
 

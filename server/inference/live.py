@@ -2,6 +2,8 @@
 
     classifier = LiveClassifier(mirror)
     result = await classifier.classify(data)     # a ClassifyResult; raises ImageError or NotReady
+    result = await classifier.classify(data, parts=frozenset({"prediction", "gradcam"}))  # result.id: the rest
+    rest = await classifier.classify_kept(result.id)   # the parts it left out; raises NotKept too
     found = await classifier.slide(data)         # a SlideResult (slide.py); also NotRecastable, TooCostly
 
 The worker sends its weights about once a second and, in the background, a feature index of the
@@ -11,16 +13,25 @@ training step and never touches the training process: no batchnorm statistics, n
 gradients of the run's weights. One request (a classification or a slide) runs at a time, on one
 CPU thread (the cores are the trainer's; torch threads fighting it make a request hundreds of
 times slower), and at most MAX_WAITING wait for their turn.
+
+An answer carries the parts asked for (PARTS: the prediction always; Grad-CAM, the input gradient,
+every layer's maps and the nearest training images only when asked), and only those are computed.
+An upload whose answer left parts out is kept decoded (KeptUploads) so that a page can fetch the
+rest when their view comes on screen, without sending or decoding the image again; each part of an
+upload is computed once at most, so an upload costs at most one whole answer however it is fetched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,9 +41,10 @@ from ..models.recast import Sliding, recast
 from ..protocol import (ClassifyResult, Guess, Neighbour, Neighbours, ProbeSource, SaliencyMap, SlideBox,
                         SlideCosts, SlideLayer, SlideMap, SlidePhoto, SlideResult, UploadCrop, UploadInfo)
 from ..messages import TrainFeatures, Weights
+from ..train.inputs import InputFormat
 from ..probes import pack
 from .explain import classify
-from .image import decode_image, png_bytes
+from .image import Decoded, decode_image, png_bytes
 from .photo import decode_photo
 from .retrieval import FeatureIndex, embed
 from .slide import Found, slide
@@ -40,6 +52,10 @@ from .slide import Found, slide
 WEIGHTS_WAIT = 5.0  # seconds a request waits for the current model's weights to arrive
 MAX_WAITING = 4  # requests queued or running at once; more are answered 429
 INTEREST_EVERY = 30.0  # seconds between reminders to the worker that someone classifies
+PARTS = ("prediction", "gradcam", "gradient", "frame", "neighbours")  # an answer's parts, in its order
+EVERY = frozenset(PARTS)  # the whole answer (the prediction is in every answer)
+KEEP_SECONDS = 600.0  # an upload whose answer left parts out is kept this long for the rest
+KEEP_MAX = 4096  # uploads kept at once (the oldest go first): a few kB each, decoded
 
 
 class NotReady(Exception):
@@ -48,6 +64,92 @@ class NotReady(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class NotKept(Exception):
+    """GET /api/classify/{id} cannot send the parts asked for (404: not kept, 409: sent already); says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Kept:
+    decoded: Decoded  # as the network saw it
+    fmt: InputFormat  # the network's input format it was decoded for
+    sent: frozenset[str]  # its parts computed so far (given out: being computed counts)
+    until: float  # time.monotonic() when it is forgotten
+
+
+class KeptUploads:
+    """Decoded uploads whose answer left parts out, by a random id, for the rest of their parts.
+
+    Bounded: KEEP_MAX uploads for KEEP_SECONDS at most, and an upload is forgotten as soon as every
+    part of it has been sent. Each part is given out once (claim): a follow-up is not rate limited
+    as an upload is, and need not be, since an upload's answer and its follow-ups together compute
+    each part at most once. Called from the event loop and from the classifying thread."""
+
+    def __init__(self, size: int = KEEP_MAX, seconds: float = KEEP_SECONDS, clock=time.monotonic) -> None:
+        self.size, self.seconds, self.clock = size, seconds, clock
+        self.items: OrderedDict[str, Kept] = OrderedDict()  # oldest first
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def keep(self, decoded: Decoded, fmt: InputFormat, sent: frozenset[str]) -> str | None:
+        """Keep an upload whose answer had the parts `sent`: its id, or None when nothing is left out."""
+        if sent >= EVERY:
+            return None
+        upload = secrets.token_urlsafe(16)
+        with self.lock:
+            now = self.clock()
+            self._forget_expired(now)
+            self.items[upload] = Kept(decoded, fmt, sent | {"prediction"}, now + self.seconds)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return upload
+
+    def claim(self, upload: str, parts: frozenset[str] | None) -> tuple[Kept, frozenset[str], str | None]:
+        """The upload, the parts to compute now (`parts`, or None: every part not sent yet; the
+        prediction always) and its id while parts are still left; marks them sent. Raises NotKept."""
+        with self.lock:
+            self._forget_expired(self.clock())
+            kept = self.items.get(upload)
+            if kept is None:
+                raise NotKept(404, f"no upload {upload!r} is kept: uploads are kept {self.seconds / 60:.0f} minutes "
+                                   "at most, until each part has been sent once; upload the image again")
+            if parts is None:
+                parts = EVERY - kept.sent
+            again = [part for part in PARTS if part in parts and part in kept.sent and part != "prediction"]
+            if again:
+                raise NotKept(409, f"{', '.join(again)} of this upload {'was' if len(again) == 1 else 'were'} "
+                                   "sent already (each part is sent once): upload the image again")
+            if not parts - {"prediction"}:
+                raise NotKept(409, "ask for at least one part not sent yet: "
+                                   + ", ".join(p for p in PARTS if p not in kept.sent))
+            kept.sent = kept.sent | parts
+            left = upload
+            if kept.sent >= EVERY:
+                del self.items[upload]
+                left = None
+            return kept, parts | {"prediction"}, left
+
+    def release(self, upload: str, kept: Kept, parts: frozenset[str]) -> None:
+        """A claim that came to nothing (the server was busy, the weights had not arrived): its
+        parts may be asked for again."""
+        with self.lock:
+            kept.sent = (kept.sent - parts) | {"prediction"}
+            if upload not in self.items and kept.until > self.clock():
+                self.items[upload] = kept
+
+    def _forget_expired(self, now: float) -> None:
+        while self.items:
+            upload, kept = next(iter(self.items.items()))
+            if kept.until > now:
+                break
+            del self.items[upload]
 
 
 @contextmanager
@@ -90,6 +192,7 @@ class LiveClassifier:
         self.model: tuple[Weights, torch.nn.Module] | None = None
         self.index: tuple[TrainFeatures, FeatureIndex] | None = None
         self.sliding: tuple[Weights, Sliding] | None = None
+        self.kept = KeptUploads()
         self.reminded = -INTEREST_EVERY
 
     def remind(self) -> bool:
@@ -101,8 +204,20 @@ class LiveClassifier:
         return True
 
     async def classify(self, data: bytes, top: int = 5, neighbours: int = 8,
-                       frame: bool = True) -> ClassifyResult:
-        return await self.in_turn(self.run, data, top, neighbours, frame)
+                       parts: frozenset[str] = EVERY) -> ClassifyResult:
+        """The answer with `parts` (the prediction always); its `id` fetches the rest (classify_kept)."""
+        return await self.in_turn(self.run, data, top, neighbours, parts)
+
+    async def classify_kept(self, upload: str, top: int = 5, neighbours: int = 8,
+                            parts: frozenset[str] | None = None) -> ClassifyResult:
+        """Parts of a kept upload that its answer left out (None: all of them), with the live weights
+        of now. Raises NotKept (unknown or expired id, a part sent already) before waiting its turn."""
+        kept, parts, left = self.kept.claim(upload, parts)
+        try:
+            return await self.in_turn(self.run_kept, kept, top, neighbours, parts, left)
+        except BaseException:
+            self.kept.release(upload, kept, parts)
+            raise
 
     async def slide(self, data: bytes, side: int = 256, exact: bool = True, threshold: float = 0.5) -> SlideResult:
         return await self.in_turn(self.run_slide, data, side, exact, threshold)
@@ -135,19 +250,38 @@ class LiveClassifier:
             await asyncio.sleep(0.05)
 
     def run(self, data: bytes, weights: Weights, top: int = 5, neighbours: int = 8,
-            frame: bool = True) -> ClassifyResult:
-        """Decode, classify, explain and retrieve, in this thread (one request at a time)."""
+            parts: frozenset[str] = EVERY) -> ClassifyResult:
+        """Decode, then classify and compute the parts asked for, in this thread (one request at a time)."""
         with self.lock, one_thread():
             start = time.perf_counter()
-            fmt = weights.input_format
-            decoded = decode_image(data, fmt)
-            model = self.model_for(weights)
-            result = classify(model, decoded.pixels, fmt)
-            probe = None
-            if frame:
-                probe = pack(model, result.activations, result.activation_grads, decoded.pixels,
-                             weights.step, ProbeSource(source="upload", index=0))
-            near = self.neighbours(decoded.pixels, weights, neighbours)
+            decoded = decode_image(data, weights.input_format)
+            result = self.answer(decoded, weights, top, neighbours, parts, start)
+        result.id = self.kept.keep(decoded, weights.input_format, parts)
+        return result
+
+    def run_kept(self, kept: Kept, weights: Weights, top: int, neighbours: int, parts: frozenset[str],
+                 upload: str | None) -> ClassifyResult:
+        """More parts of a kept upload (the prediction again with them), in this thread."""
+        if weights.input_format != kept.fmt:
+            raise NotKept(409, "the live network takes other images than when this was uploaded: upload it again")
+        with self.lock, one_thread():
+            result = self.answer(kept.decoded, weights, top, neighbours, parts, time.perf_counter())
+        result.id = upload
+        return result
+
+    def answer(self, decoded: Decoded, weights: Weights, top: int, neighbours: int, parts: frozenset[str],
+               start: float) -> ClassifyResult:
+        """Classify and explain a decoded upload: the prediction and the `parts` asked, nothing else."""
+        fmt = weights.input_format
+        model = self.model_for(weights)
+        frame = "frame" in parts
+        result = classify(model, decoded.pixels, fmt, gradient="gradient" in parts, gradcam="gradcam" in parts,
+                          layer_grads=frame)
+        probe = None
+        if frame:
+            probe = pack(model, result.activations, result.activation_grads, decoded.pixels,
+                         weights.step, ProbeSource(source="upload", index=0))
+        near = self.neighbours(decoded.pixels, weights, neighbours) if "neighbours" in parts else None
         classes = weights.classes
         p = result.probabilities
         best = p.topk(min(top, len(classes)))
@@ -158,12 +292,13 @@ class LiveClassifier:
             probabilities=p.tolist(), explained=classes[result.target],
             input=png_data_url(decoded.pixels),
             gradcam=saliency(result.gradcam, result.gradcam_layer) if result.gradcam is not None else None,
-            gradient=saliency(result.gradient),
+            gradient=saliency(result.gradient) if result.gradient is not None else None,
             frame=base64.b64encode(probe).decode() if probe is not None else None,
             neighbours=near,
             image=UploadInfo(format=decoded.format, mode=decoded.mode, notes=decoded.notes,
                              crop=UploadCrop(width=crop.width, height=crop.height, left=crop.left,
                                              top=crop.top, size=crop.size)),
+            parts=[part for part in PARTS if part in parts or part == "prediction"], id=None,
             seconds=round(time.perf_counter() - start, 4))
 
     def model_for(self, weights: Weights) -> torch.nn.Module:

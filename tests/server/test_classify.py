@@ -14,6 +14,7 @@ from PIL import Image
 from upload_images import SVG, animated_gif, bomb, encode, picture, png16_rgb
 
 from convscope.inference import MAX_BYTES
+from convscope.limits import rate_limits
 from convscope.protocol import decode_probe
 from convscope.train import load_checkpoint
 
@@ -198,3 +199,83 @@ def test_a_confusion_cell_lists_its_test_images(live):
             assert len(cell["indices"]) == cell["count"] and all(i // 10 == t for i in cell["indices"]), cell
     assert live.http.get("/api/evaluation/confusion/10/0").status_code == 404
     live.http.post("/api/run/resume")
+
+
+PARTS = ["prediction", "gradcam", "gradient", "frame", "neighbours"]
+
+
+def test_by_default_an_answer_has_every_part(live):
+    body = classify(live, encode(picture(), "PNG")).json()
+    assert body["parts"] == PARTS and body["id"] is None  # nothing left out, nothing kept
+    assert body["gradcam"] and body["gradient"] and body["frame"] and body["neighbours"]
+    body = classify(live, encode(picture(), "PNG"), frame="false").json()
+    assert body["frame"] is None and body["parts"] == ["prediction", "gradcam", "gradient", "neighbours"]
+
+
+@pytest.mark.parametrize("parts", ["", "prediction", "gradcam", "gradient,neighbours", "frame",
+                                   " gradcam , frame,", "gradcam,gradient,neighbours,frame"])
+def test_the_parts_asked_are_there_and_the_others_are_null(live, parts):
+    response = classify(live, encode(picture(64, 48), "PNG"), parts=parts)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    wanted = {p.strip() for p in parts.split(",") if p.strip()} | {"prediction"}
+    assert body["parts"] == [p for p in PARTS if p in wanted]
+    for part in ("gradcam", "gradient", "frame", "neighbours"):
+        assert (body[part] is not None) == (part in wanted), part
+    assert len(body["probabilities"]) == 10 and body["top"] and body["input"].startswith("data:image/png")
+    assert body["image"]["crop"]["size"] == 48
+    assert (body["id"] is None) == (wanted == set(PARTS))
+
+
+def test_an_unknown_part_is_refused_before_the_upload_is_read(live):
+    response = classify(live, encode(picture(), "PNG"), parts="gradcam,saliency,layers")
+    assert response.status_code == 422
+    assert response.json()["detail"] == ("parts: unknown parts 'saliency', 'layers'; the parts are prediction, "
+                                         "gradcam, gradient, frame, neighbours (comma-separated; the "
+                                         "prediction is always there)")
+    response = live.http.post("/api/classify", params={"parts": "maps"}, content=b"",
+                              headers={"Content-Type": "image/png"})  # an empty file would be a 422 of its own
+    assert response.status_code == 422 and "unknown part 'maps'" in response.json()["detail"]
+    assert live.http.get("/api/classify/whatever", params={"parts": "frames"}).status_code == 422
+
+
+def test_the_rest_of_an_upload_comes_as_the_whole_answer_had_it(live):
+    paused(live)
+    data = encode(picture(300, 200), "JPEG")
+    whole = classify(live, data).json()
+    first = classify(live, data, parts="gradcam").json()
+    assert first["id"] and first["frame"] is None
+    response = live.http.get(f"/api/classify/{first['id']}", params={"parts": "frame", "top": 3})
+    assert response.status_code == 200, response.text
+    assert "classify;dur=" in response.headers["server-timing"]
+    more = response.json()
+    assert more["parts"] == ["prediction", "frame"] and more["id"] == first["id"] and len(more["top"]) == 3
+    for key in ("step", "probabilities", "input", "image", "frame"):
+        assert more[key] == whole[key], key
+    again = live.http.get(f"/api/classify/{first['id']}", params={"parts": "frame"})
+    assert again.status_code == 409 and "sent already" in again.json()["detail"]
+    rest = live.http.get(f"/api/classify/{first['id']}").json()  # every part not sent yet
+    assert rest["parts"] == ["prediction", "gradient", "neighbours"] and rest["id"] is None
+    assert rest["gradient"] == whole["gradient"] and rest["neighbours"] is not None  # (its index may have come)
+    gone = live.http.get(f"/api/classify/{first['id']}", params={"parts": "gradcam"})
+    assert gone.status_code == 404 and "upload the image again" in gone.json()["detail"]
+    live.http.post("/api/run/resume")
+
+
+@pytest.fixture
+def two_a_window(live):
+    """The classify limit at 2 uploads per 20 s window (server/limits.py)."""
+    saved = dict(live.app.state.limits)
+    tight = {"classify_per_minute": 6, "classify_burst": 2}
+    live.app.state.limits.update(classify=rate_limits(live.app.state.settings.model_copy(update=tight))["classify"])
+    yield live
+    live.app.state.limits.update(saved)
+
+
+def test_fetching_the_rest_spends_none_of_the_clients_classifications(two_a_window):
+    live = two_a_window
+    first = classify(live, encode(picture(), "PNG"), parts="prediction").json()
+    for part in ("gradcam", "gradient", "frame", "neighbours"):
+        assert live.http.get(f"/api/classify/{first['id']}", params={"parts": part}).status_code == 200, part
+    assert classify(live, encode(picture(), "PNG"), parts="prediction").status_code == 200  # the second
+    assert classify(live, encode(picture(), "PNG")).status_code == 429
