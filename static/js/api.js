@@ -62,11 +62,24 @@ function fileForm(file, fallbackName) {
  * Classify an image file (POST /api/classify, multipart). Resolves to an ApiResult whose body is
  * the ClassifyResult (docs/protocol.md), or carries the server's reason in `message`.
  * @param {Blob} file
+ * @param {{top?: number, neighbours?: number, parts?: string[]|null}} [options]  parts: which of
+ *   gradcam, gradient, frame, neighbours to compute besides the prediction (null: all of them)
+ * @returns {Promise<ApiResult>}
+ */
+export const classify = (file, { top = 10, neighbours = 8, parts = null } = {}) =>
+  request("POST", `/api/classify?top=${top}&neighbours=${neighbours}` + (parts ? `&parts=${parts.join(",")}` : ""),
+    fileForm(file, "pasted-image"));
+
+/**
+ * Parts an upload's answer left out (GET /api/classify/{id}): the same ClassifyResult, with these
+ * parts; 404 once the server no longer keeps the upload (send the file again then).
+ * @param {string} id  the answer's `id`
+ * @param {string[]} parts
  * @param {{top?: number, neighbours?: number}} [options]
  * @returns {Promise<ApiResult>}
  */
-export const classify = (file, { top = 10, neighbours = 8 } = {}) =>
-  request("POST", `/api/classify?top=${top}&neighbours=${neighbours}`, fileForm(file, "pasted-image"));
+export const classifyRest = (id, parts, { top = 10, neighbours = 8 } = {}) =>
+  request("GET", `/api/classify/${encodeURIComponent(id)}?top=${top}&neighbours=${neighbours}&parts=${parts.join(",")}`);
 
 /** The most helpful text in a reply: `message`, then FastAPI's `detail` (a string or a list). */
 function messageOf(body, response) {

@@ -43,7 +43,7 @@ const classify = new ClassifyView(store, {
   input: $("classify-input"), gradcam: $("classify-gradcam"), gradcamNote: $("classify-gradcam-note"),
   gradient: $("classify-gradient"),
   bars: $("classify-bars"), neighbours: $("classify-neighbours"), showLayers: $("classify-show-layers"),
-  source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"),
+  source: $("net-source"), sourceText: $("net-source-text"), back: $("net-back"), layers: $("network"),
 });
 
 const views = [

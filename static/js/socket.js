@@ -27,9 +27,11 @@ export const MAX_EVAL_POINTS = 500;
 /**
  * An image the person classified (POST /api/classify) and its layer maps.
  * @typedef {object} Upload
- * @property {Record<string, any>} result   the server's ClassifyResult (docs/protocol.md)
- * @property {ProbeFrame|null} frame        the decoded `result.frame`
+ * @property {Record<string, any>} result   the server's ClassifyResult (docs/protocol.md), its parts so far
+ * @property {ProbeFrame|null} frame        the decoded `result.frame` (null until asked for)
  * @property {File|Blob} file               what was uploaded, for drawing the original
+ * @property {number} token                 which upload it is (the same as more of its parts arrive)
+ * @property {Set<string>} asked            its parts received or on their way
  */
 
 /**
@@ -94,6 +96,12 @@ export class Store {
   showUpload(upload) {
     this.upload = upload;
     this.layerSource = upload.frame ? "upload" : "probe";
+    this.emit("upload", "frame");
+  }
+
+  /** More parts of the shown upload (not its maps): the layer view keeps what it shows. @param {Upload} upload */
+  updateUpload(upload) {
+    this.upload = upload;
     this.emit("upload", "frame");
   }
 

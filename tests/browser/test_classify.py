@@ -1,6 +1,7 @@
 """Classifying an upload on the live page, in a real browser (fixtures in conftest.py): the file
-picker, paste and drop; the bars, the crop, the saliency overlays, the neighbours; the layer view
-switching to the upload and back; the confusion matrix's cells listing their test images."""
+picker, paste and drop; the bars, the crop, the saliency overlays, the neighbours; the layer maps
+asked for only once the layer view is on screen, then the layer view switching to the upload and
+back; the confusion matrix's cells listing their test images."""
 
 from __future__ import annotations
 
@@ -37,12 +38,29 @@ def picture(path, width=120, height=80):
     return path
 
 
+ON_SCREEN = """(selector) => {
+  const r = document.querySelector(selector).getBoundingClientRect();
+  return r.bottom > 0 && r.top < innerHeight;
+}"""
+
+
 def test_an_upload_shows_its_verdict_crop_saliency_and_layers(page, tmp_path):
+    asked = []  # the page's requests to /api/classify, in order
+    page.page.on("request", lambda r: asked.append((r.method, r.url)) if "/api/classify" in r.url else None)
+    page.page.set_viewport_size({"width": 1366, "height": 700})  # a laptop's, less the browser's bars
+    page.page.locator("#panel-classify").evaluate("p => p.scrollIntoView({block: 'start'})")
     path = picture(tmp_path / "wide.jpg")
     page.page.set_input_files("#classify-file", str(path))
-    page.wait_for("store.upload !== null && store.layerSource === 'upload'")
+    page.wait_for("store.upload !== null")
     page.page.wait_for_selector("#classify-result", state="visible")
     page.page.wait_for_selector("#classify-msg[data-state=ok]")
+    # the layer view is not on screen: its maps were neither asked for nor computed
+    assert not page.page.evaluate(ON_SCREEN, "#network")
+    assert [method for method, _ in asked] == ["POST"] and "parts=gradcam,gradient,neighbours" in asked[0][1]
+    assert page.state("store.upload.result.parts") == ["prediction", "gradcam", "gradient", "neighbours"]
+    assert page.state("store.upload.frame") is None and page.state("store.layerSource") == "probe"
+    kept = page.state("store.upload.result.id")  # the server keeps the upload for the rest
+    assert kept
     # one bar per class, the most likely first, as the server said
     bars = page.page.locator("#classify-bars li.bar")
     assert bars.count() == 10
@@ -58,8 +76,15 @@ def test_an_upload_shows_its_verdict_crop_saliency_and_layers(page, tmp_path):
     plain = page.page.evaluate(PIXEL_STATS, "#classify-input")
     assert overlay["distinct"] != plain["distinct"]  # the heat map changed the picture
     assert "centre 80×80 square" in page.page.inner_text("#classify-crop-note")
-    # the layer view shows the upload's maps until "back to the probe image"
+    # once the layer view is scrolled to, its maps are fetched (the upload kept by the server, not
+    # sent again) and it shows them until "back to the probe image"
+    page.page.locator("#panel-network").evaluate("p => p.scrollIntoView({block: 'start'})")
+    page.wait_for("store.layerSource === 'upload' && store.upload.frame !== null")
     page.page.wait_for_selector("#net-source", state="visible")
+    assert [method for method, _ in asked] == ["POST", "GET"] and asked[1][1].endswith("&parts=frame")
+    assert asked[1][1].split("?")[0].endswith(f"/api/classify/{kept}")
+    upload = page.state("store.upload.result")
+    assert "frame" in upload["parts"] and upload["id"] is None  # every part sent: nothing kept
     assert page.state("store.shownFrame.image.source") == "upload"
     stats = page.page.evaluate(
         PIXEL_STATS, "#network article.layer[data-type=conv] figure[data-kind=activation] canvas.blob-canvas")
@@ -69,6 +94,25 @@ def test_an_upload_shows_its_verdict_crop_saliency_and_layers(page, tmp_path):
     page.wait_for("store.shownFrame === null || store.shownFrame.image.source === 'test'")
     page.page.click("#classify-show-layers")
     page.wait_for("store.layerSource === 'upload'")
+    assert len(asked) == 2  # its maps were there already
+    assert page.errors == []
+
+
+def test_with_the_layer_view_on_screen_an_upload_asks_for_its_maps_at_once(page, tmp_path):
+    asked = []
+    page.page.on("request", lambda r: asked.append((r.method, r.url)) if "/api/classify" in r.url else None)
+    page.page.locator("#panel-network").evaluate("p => p.scrollIntoView({block: 'start'})")
+    page.page.wait_for_function(f"() => ({ON_SCREEN})('#network') && !({ON_SCREEN})('#panel-classify')")
+    page.page.set_input_files("#classify-file", str(picture(tmp_path / "seen.png", 48, 48)))
+    page.wait_for("store.upload !== null && store.layerSource === 'upload'")
+    # the classify panel is off screen: the prediction and the maps only; the rest when scrolled to
+    assert [method for method, _ in asked] == ["POST"] and asked[0][1].endswith("&parts=frame")
+    assert page.state("store.upload.result.gradcam") is None
+    page.page.locator("#panel-classify").evaluate("p => p.scrollIntoView({block: 'start'})")
+    page.wait_for("store.upload.result.gradcam !== null && store.upload.result.neighbours !== null")
+    assert asked[0][0] == "POST" and {method for method, _ in asked[1:]} == {"GET"}, asked
+    assert page.state("store.layerSource") == "upload"  # the layer view still shows the upload
+    page.page.wait_for_function("() => !document.querySelector('#classify-gradcam-note').textContent.includes('on its way')")
     assert page.errors == []
 
 

@@ -10,13 +10,14 @@ import time
 
 import pytest
 
-# every /api/classify the page makes: when it started and ended (performance.now(), ms), and the
-# most at once; `delay` (ms) holds each answer back, for a slow server
+# every POST /api/classify the page makes: when it started and ended (performance.now(), ms), and
+# the most at once; `delay` (ms) holds each answer back, for a slow server. (GET /api/classify/{id},
+# more parts of an answer as their views come on screen, are not classifications of a drawing.)
 RECORD_CLASSIFY = """() => {
   const calls = window.__classify = {started: [], ended: [], open: 0, most: 0, delay: 0};
   const fetch = window.fetch.bind(window);
   window.fetch = async (url, init) => {
-    if (!String(url).startsWith("/api/classify")) return fetch(url, init);
+    if (!String(url).startsWith("/api/classify") || !init || init.method !== "POST") return fetch(url, init);
     calls.started.push(performance.now());
     calls.most = Math.max(calls.most, ++calls.open);
     try {
@@ -95,6 +96,13 @@ def settled(page, before: int) -> dict:
     return page.page.evaluate(CALLS)
 
 
+def layers_shown(page) -> None:
+    """Scroll to the layer view: the page fetches the shown drawing's maps (if its answer had none:
+    the layer view was off screen) and the layer view shows them."""
+    page.page.locator("#panel-network").evaluate("p => p.scrollIntoView({block: 'start'})")
+    page.wait_for("store.upload !== null && store.upload.frame !== null && store.layerSource === 'upload'")
+
+
 def maps_other_than(page, signature: int | None, timeout: float = 10.0) -> dict:
     """The first conv layer's first map once it is drawn and its pixels are not `signature`."""
     deadline = time.monotonic() + timeout
@@ -137,7 +145,7 @@ def test_a_stroke_is_classified_as_it_is_drawn(draw_page):
     gaps = [b - a for a, b in zip(started, started[1:])]
     assert min(gaps) >= 250, gaps  # at most a few a second (300 ms apart)
     # the answer shown is the finished drawing's
-    page.wait_for("store.upload !== null && store.layerSource === 'upload'")
+    page.wait_for("store.upload !== null")
     assert page.page.evaluate(UPLOAD_IS_DRAWING)
     # its top classes beside the canvas, as the server ranked them; the whole verdict below
     top = page.state("store.upload.result.top")
@@ -146,7 +154,8 @@ def test_a_stroke_is_classified_as_it_is_drawn(draw_page):
     assert all(label in page.state("store.run.dataset.classes") for label in labels)
     page.page.wait_for_selector("#classify-result", state="visible")
     assert page.page.locator("#classify-bars li.bar").count() == 10
-    # the layer view shows the drawing's maps
+    # the layer view shows the drawing's maps, once it is on screen
+    layers_shown(page)
     page.page.wait_for_selector("#net-source", state="visible")
     assert page.state("store.shownFrame.image.source") == "upload"
     after_maps = maps_other_than(page, before_maps and before_maps["hash"])
@@ -175,9 +184,10 @@ def test_noise_and_blank_are_classified(draw_page):
     assert len(calls["started"]) == 1
     noise = page.page.evaluate(PIXELS, "#draw-canvas")
     assert noise["distinct"] > 200  # nearly every one of the 784 pixels its own gray
-    page.wait_for("store.upload !== null && store.layerSource === 'upload'")
+    page.wait_for("store.upload !== null")
     assert page.page.evaluate(UPLOAD_IS_DRAWING)
     assert page.page.locator("#draw-top li.bar").count() == 3
+    layers_shown(page)
     noise_maps = maps_other_than(page, None)
     page.page.evaluate("() => { window.__noise = window.convscope.store.upload; }")
 
@@ -188,6 +198,7 @@ def test_noise_and_blank_are_classified(draw_page):
     assert page.page.evaluate(PIXELS, "#draw-canvas")["lit"] == 0
     page.wait_for("store.upload !== window.__noise")
     assert page.page.evaluate(UPLOAD_IS_DRAWING)
+    layers_shown(page)
     maps_other_than(page, noise_maps["hash"])  # a blank image's maps are not the noise's
     assert page.errors == []
 

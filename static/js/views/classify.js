@@ -4,6 +4,12 @@
 // picture, outlined on it), where the evidence is (Grad-CAM and the input gradient laid over that
 // square), and the nearest training images in the network's feature space. The layer view then
 // shows the image's maps until "Back to the probe image" (or another probe image is chosen).
+//
+// Only what is on screen is computed: an upload asks the server for the prediction and for the
+// parts whose views are on screen (Grad-CAM, the input gradient, the neighbours, the layer view's
+// maps: `parts`, docs/protocol.md); a view that comes on screen later (the layer view scrolled to,
+// "Show its layers below") fetches its part then, from the upload the server keeps
+// (GET /api/classify/{id}: no new upload, none of the viewer's classifications spent).
 
 import * as api from "../api.js";
 import { h } from "../dom.js";
@@ -13,6 +19,8 @@ import { decodeProbe, ProbeDecodeError } from "../probe.js";
 /** @typedef {import('../socket.js').Store} Store */
 
 const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"];
+const PARTS = ["gradcam", "gradient", "neighbours", "frame"]; // what an answer may carry besides the prediction
+const RETRY = 2; // s before a part whose fetch failed (the server busy) is asked for again, if still on screen
 const VIEW = 160; // px: the side of the drawn image the network saw
 const ORIGINAL = { width: 220, height: 160 }; // px: the box the uploaded picture is fitted into
 // black -> red -> orange -> pale yellow; the alpha grows with the value, so weak evidence stays clear
@@ -37,6 +45,7 @@ const HEAT = [[0, 0, 0], [150, 0, 0], [235, 60, 0], [255, 175, 0], [255, 255, 15
  * @property {HTMLElement} source       the layer view's "showing your image" bar
  * @property {HTMLElement} sourceText
  * @property {HTMLButtonElement} back   back to the probe image
+ * @property {HTMLElement} layers       the layer view's maps (their part is fetched while on screen)
  */
 
 export class ClassifyView {
@@ -48,6 +57,18 @@ export class ClassifyView {
     this.drawn = null; // the upload drawn last
     /** @type {number|null} the probe image when the upload was shown */
     this.probeAtUpload = null;
+    this.stale = 0; // the token of an upload made under another network: nothing more is fetched for it
+    this.retry = null; // timer of a fetch asked again
+    /** @type {Record<string, Element>} each part's view: where it is drawn */
+    this.views = {
+      gradcam: els.gradcam, gradient: els.gradient, neighbours: els.neighbours.parentElement || els.neighbours,
+      frame: els.layers, // the layer view's maps
+    };
+    // a view that comes on screen (scrolled to, or laid out anew) fetches its part then
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) this.fetchShowing();
+    });
+    for (const el of Object.values(this.views)) observer.observe(el);
     for (const input of [els.file, els.camera]) {
       input.addEventListener("change", () => {
         const file = input.files && input.files[0];
@@ -76,8 +97,64 @@ export class ClassifyView {
     });
     els.back.addEventListener("click", () => store.showProbe());
     els.showLayers.addEventListener("click", () => {
-      if (store.upload) store.showUpload(store.upload);
+      const upload = store.upload;
+      if (!upload) return;
+      if (upload.frame) store.showUpload(upload);
+      else if (!upload.asked.has("frame")) this.fetchParts(upload, ["frame"]);
     });
+  }
+
+  /**
+   * The parts whose views are on screen now. Before the first answer the result block is hidden:
+   * it is measured as it will be laid out, shown (unhidden for the measurement alone: nothing is
+   * painted in between), since showing it moves what lies below it.
+   */
+  showing() {
+    const result = this.els.result;
+    const early = result.hidden;
+    if (early) result.hidden = false;
+    try {
+      return PARTS.filter((part) => onScreen(this.views[part]));
+    } finally {
+      if (early) result.hidden = true;
+    }
+  }
+
+  /** Fetch the parts of the shown upload whose views are on screen and that it does not have yet. */
+  fetchShowing() {
+    const upload = this.store.upload;
+    if (!upload || upload.token === this.stale) return;
+    const missing = this.showing().filter((part) => !upload.asked.has(part));
+    if (missing.length) this.fetchParts(upload, missing);
+  }
+
+  /**
+   * Fetch more parts of an upload (kept by the server; if it no longer is, the file is sent again)
+   * and show them with it.
+   * @param {import('../socket.js').Upload} upload  @param {string[]} parts
+   */
+  async fetchParts(upload, parts) {
+    for (const part of parts) upload.asked.add(part);
+    let answer = upload.result.id ? await api.classifyRest(upload.result.id, parts) : null;
+    if (!answer || answer.status === 404) answer = await api.classify(upload.file, { parts });
+    const now = this.store.upload;
+    if (!now || now.token !== upload.token || upload.token === this.stale) return; // a newer upload, or network
+    if (!answer.ok || !answer.body) {
+      for (const part of parts) now.asked.delete(part);
+      console.info(`convscope: the upload's ${parts.join(", ")} could not be fetched: ${answer.message}`);
+      if ([0, 429, 503].includes(answer.status) && this.retry === null) { // busy: again in a moment
+        this.retry = setTimeout(() => { this.retry = null; this.fetchShowing(); }, 1000 * (answer.retryAfter || RETRY));
+      }
+      return;
+    }
+    const more = answer.body;
+    const result = { ...now.result, id: more.id, parts: [...new Set([...now.result.parts, ...more.parts])] };
+    for (const part of parts) if (part !== "frame") result[part] = more[part];
+    if (parts.includes("gradcam") || parts.includes("gradient")) result.explained = more.explained;
+    const frame = parts.includes("frame") ? readFrame(more.frame) : now.frame;
+    const merged = { ...now, result, frame };
+    if (frame && !now.frame) this.store.showUpload(merged); // its maps arrived: the layer view shows them
+    else this.store.updateUpload(merged);
   }
 
   /**
@@ -95,29 +172,23 @@ export class ClassifyView {
       console.info(`convscope: uploading a file of type ${file.type}`);
     }
     if (!quiet) this.say("Classifying…", "busy");
-    const answer = await api.classify(file);
+    const answer = await api.classify(file, { parts: this.showing() });
     if (token !== this.token) return null;
     if (!answer.ok || !answer.body) {
       this.say(answer.message || `the server answered ${answer.status}`, "error");
       return answer;
     }
-    let frame = null;
-    if (answer.body.frame) {
-      try {
-        frame = decodeProbe(base64ToBuffer(answer.body.frame));
-      } catch (err) {
-        if (!(err instanceof ProbeDecodeError)) throw err;
-        console.warn("convscope: the upload's layer maps could not be read:", err.message);
-      }
-    }
+    const frame = readFrame(answer.body.frame);
     this.probeAtUpload = this.store.probe ? this.store.probe.index : null;
-    this.store.showUpload({ result: answer.body, frame, file });
+    this.store.showUpload({ result: answer.body, frame, file, token, asked: new Set(answer.body.parts) });
+    this.fetchShowing(); // a view that came on screen while it was on its way
     return answer;
   }
 
   /** @param {Set<string>} topics */
   update(topics) {
     const store = this.store;
+    if (topics.has("layers") && store.upload) this.stale = store.upload.token; // another network now
     if (topics.has("probe") && store.layerSource === "upload" && store.probe
         && store.probe.index !== this.probeAtUpload) {
       store.showProbe(); // another probe image was chosen: show it
@@ -126,11 +197,12 @@ export class ClassifyView {
     if (!topics.has("upload")) return;
     const showing = store.layerSource === "upload" && !!store.upload;
     this.els.source.hidden = !showing;
-    this.els.showLayers.hidden = showing || !store.upload || !store.upload.frame;
+    this.els.showLayers.hidden = showing || !store.upload || (!store.upload.frame && store.upload.token === this.stale);
     if (showing) {
       const r = store.upload.result;
       this.els.sourceText.textContent = `Showing your image (${r.top[0].class}, ` +
-        `${formatPercent(r.top[0].p)}) as the network saw it at step ${r.step}, instead of the probe image.`;
+        `${formatPercent(r.top[0].p)}) as the network saw it at step ${(store.upload.frame && store.upload.frame.step) ?? r.step}, ` +
+        "instead of the probe image.";
     }
     if (store.upload && store.upload !== this.drawn) {
       this.drawn = store.upload;
@@ -165,7 +237,7 @@ export class ClassifyView {
       (notes.length ? ` Also: ${notes.join("; ")}.` : "");
     els.gradcamNote.textContent = r.gradcam
       ? `Grad-CAM for “${r.explained}”: the last conv layer's maps, weighed by how much each raises that class.`
-      : "This network has no conv layer, so no Grad-CAM.";
+      : r.parts.includes("gradcam") ? "This network has no conv layer, so no Grad-CAM." : "Grad-CAM: on its way…";
     const image = await loadImage(r.input);
     if (upload !== this.drawn) return;
     drawPixels(els.input, image);
@@ -184,6 +256,10 @@ export class ClassifyView {
   neighbours(r) {
     const near = r.neighbours;
     const root = this.els.neighbours;
+    if (!near) {
+      root.replaceChildren(h("p", { class: "empty", text: "On their way…" }));
+      return;
+    }
     if (!near.items.length) {
       root.replaceChildren(h("p", { class: "empty", text: near.note || "no neighbours" }));
       return;
@@ -228,6 +304,24 @@ function firstFile(data) {
 function isEditable(target) {
   const el = /** @type {HTMLElement|null} */ (target);
   return !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+}
+
+/** Whether any of an element is inside the window now. @param {Element} el */
+function onScreen(el) {
+  const r = el.getBoundingClientRect();
+  return r.width + r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+}
+
+/** An answer's `frame` (base64 of a probe frame) decoded; null when there is none or it cannot be read. */
+function readFrame(text) {
+  if (!text) return null;
+  try {
+    return decodeProbe(base64ToBuffer(text));
+  } catch (err) {
+    if (!(err instanceof ProbeDecodeError)) throw err;
+    console.warn("convscope: the upload's layer maps could not be read:", err.message);
+    return null;
+  }
 }
 
 /** @param {string} text */
