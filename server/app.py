@@ -14,15 +14,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
-import redis
-import redis.asyncio
-
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .access import new_token
-from .bus.broker import TOKEN, Backoff, shown_url
-from .bus.remote import RemoteTrainer
+from .bus.remote import RemoteTrainer, shared_token
 from .assets import package_folder
 from .hub import Hub
 from .inference.live import LiveClassifier
@@ -32,7 +28,7 @@ from .models import PRESETS, load_spec
 from .protocol import Eval, Metrics, ModelChanged, PresetInfo, RunState
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, layers, learn, models, pages,
                      run, runs, session, slide, ws)
-from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs
+from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs, open_store
 from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
 from .settings import DEFAULT_MODEL, Settings
 from .summary import preset_summary
@@ -114,7 +110,7 @@ async def embedded(app: FastAPI, settings: Settings, options: WorkerOptions, sto
 @asynccontextmanager
 async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncIterator[None]:
     """`convscope web`: the trainer is elsewhere, behind the broker; its recorder writes the store."""
-    app.state.settings = settings.model_copy(update={"token": await shared_token(settings)})
+    app.state.settings = settings.model_copy(update={"token": await shared_token(settings.broker, settings.token)})
     mirror = RunMirror(RunState(status="loading", model=settings.model or DEFAULT_MODEL, config={}), presets_info())
     hub = Hub(mirror)
 
@@ -138,7 +134,7 @@ async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncI
         hub.resync()
 
     trainer = RemoteTrainer(settings.broker, on_event=follow_resumes(hub, store), on_crash=hub.worker_lost,
-                            on_snapshot=on_snapshot)
+                            on_snapshot=on_snapshot, token=app.state.settings.token)
     hub.on_viewers = trainer.set_viewers
     hub.elsewhere = lambda: trainer.elsewhere
     app.state.mirror, app.state.hub, app.state.worker = mirror, hub, trainer
@@ -149,27 +145,6 @@ async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncI
         yield
     finally:
         await trainer.stop()
-
-
-async def shared_token(settings: Settings) -> str:
-    """The owner's token of every web server on this broker: the one given (which replaces any
-    before it), else the first web server's random one. Waits for the broker, retrying."""
-    client = redis.asyncio.Redis.from_url(settings.broker, socket_timeout=10, socket_connect_timeout=3)
-    backoff = Backoff(most=5.0)
-    try:
-        while True:
-            try:
-                if settings.token:
-                    await client.set(TOKEN, settings.token)
-                else:
-                    await client.set(TOKEN, new_token(), nx=True)
-                token = await client.get(TOKEN)
-                backoff.succeeded("the broker answers")
-                return token.decode()
-            except (redis.RedisError, OSError) as e:
-                await asyncio.sleep(backoff.failed(f"waiting for the broker {shown_url(settings.broker)}", e))
-    finally:
-        await client.aclose()
 
 
 def create_app(settings: Settings | None = None, role: Literal["serve", "web"] = "serve") -> FastAPI:
@@ -184,7 +159,8 @@ def create_app(settings: Settings | None = None, role: Literal["serve", "web"] =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = RunStore(settings.store or Path(options.runs_dir) / "runs.db")  # damage: store.problem
+        # a damaged SQLite file is set aside (store.problem); an unreachable PostgreSQL is waited for
+        store = await asyncio.to_thread(open_store, settings.store or Path(options.runs_dir) / "runs.db")
         try:
             parts = split_web(app, settings, store) if role == "web" else embedded(app, settings, options, store)
             async with parts:

@@ -21,7 +21,7 @@ from .app import last_run, worker_options
 from .bus.broker import shown_url
 from .bus.source import TrainerLink
 from .messages import Command
-from .runs import Recorder, RunStore, import_runs
+from .runs import Recorder, import_runs, open_store
 from .settings import Settings
 from .worker.outbox import Outbox
 from .worker.session import Session
@@ -34,7 +34,7 @@ def run_trainer(settings: Settings) -> None:
         raise ValueError("a trainer needs a broker (--broker redis://HOST:6379/0)")
     options = worker_options(settings)
     runs_dir = Path(options.runs_dir)
-    store = RunStore(settings.store or runs_dir / "runs.db")
+    store = open_store(settings.store or runs_dir / "runs.db")
     if store.fresh:
         import_runs(store, runs_dir)
     # restarted by its supervisor with the same settings, it goes on with the last run: only

@@ -28,11 +28,12 @@ from typing import Any
 import redis
 import redis.asyncio
 
+from ..access import new_token
 from ..messages import Command, CommandKind, Reply
 from ..protocol import ModelChanged, State
 from ..worker.process import WorkerUnavailable
-from .broker import (COMMANDS, COMMANDS_KEPT, EVENTS, HEARTBEAT_EVERY, HEARTBEAT_TTL, LATEST_KINDS, MODEL, TRAINER,
-                     Backoff, latest_key, log, replies_key, shown_url, web_key)
+from .broker import (COMMANDS, COMMANDS_KEPT, EVENTS, HEARTBEAT_EVERY, HEARTBEAT_TTL, LATEST_KINDS, MODEL, TOKEN,
+                     TRAINER, Backoff, latest_key, log, replies_key, shown_url, web_key)
 from .codec import BadEntry, decode, encode
 from .source import _viewers
 
@@ -41,8 +42,8 @@ READ_BLOCK_MS = 1000  # how long one read of the streams waits for entries
 
 class RemoteTrainer:
     def __init__(self, url: str, on_event: Callable[[Any], None], on_crash: Callable[[str], None],
-                 on_snapshot: Callable[[ModelChanged | None, list[Any]], None]) -> None:
-        self.url = url
+                 on_snapshot: Callable[[ModelChanged | None, list[Any]], None], token: str | None = None) -> None:
+        self.url, self.token = url, token  # the owner's token, put back on a broker that restarted empty
         self.redis = redis.asyncio.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3)
         self.on_event, self.on_crash, self.on_snapshot = on_event, on_crash, on_snapshot
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -55,6 +56,7 @@ class RemoteTrainer:
         self.last = {EVENTS: "0-0", replies_key(self.id): "0-0"}
         self.snapshot_taken = False
         self.tasks: list[asyncio.Task] = []
+        self.closing = False
 
     @property
     def alive(self) -> bool:
@@ -65,11 +67,10 @@ class RemoteTrainer:
                       asyncio.create_task(self._beat(), name="convscope-bus-beat")]
 
     async def stop(self) -> None:
+        self.closing = True  # redis-py may turn a cancelled blocking read into a connection error
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(self.tasks, timeout=2 * READ_BLOCK_MS / 1000)
         with contextlib.suppress(redis.RedisError, OSError):
             await self.redis.delete(web_key(self.id))
         await self.redis.aclose()
@@ -108,7 +109,7 @@ class RemoteTrainer:
     # -- reading ------------------------------------------------------------------------------
     async def _read(self) -> None:
         backoff = Backoff()
-        while True:
+        while not self.closing:
             try:
                 if not self.snapshot_taken:
                     await self._snapshot()
@@ -116,6 +117,10 @@ class RemoteTrainer:
                 backoff.succeeded(f"the broker {shown_url(self.url)} answers")
             except (redis.RedisError, OSError) as e:
                 await asyncio.sleep(backoff.failed(f"the broker {shown_url(self.url)} does not answer", e))
+                continue
+            except Exception as e:  # the snapshot could not be applied (the store away): again later
+                log.exception("convscope: the live run could not be shown")
+                await asyncio.sleep(backoff.failed("the live run could not be shown", e))
                 continue
             for stream, entries in got:
                 stream = stream.decode()
@@ -161,15 +166,20 @@ class RemoteTrainer:
         if isinstance(message, Reply):
             log.warning("convscope: skipped a reply on the event stream")
             return
-        self.on_event(message)
+        try:
+            self.on_event(message)
+        except Exception:  # e.g. a resumed run's history while the store is away: the next message goes on
+            log.exception("convscope: a %s from the trainer could not be applied", type(message).__name__)
 
     # -- heartbeats ---------------------------------------------------------------------------
     async def _beat(self) -> None:
         backoff = Backoff()
-        while True:
+        while not self.closing:
             try:
                 await self.redis.set(web_key(self.id), json.dumps({"viewers": self.viewers}),
                                      px=int(HEARTBEAT_TTL * 1000))
+                if self.token:
+                    await self.redis.set(TOKEN, self.token, nx=True)
                 trainer = await self.redis.get(TRAINER)
                 elsewhere = 0
                 async for key in self.redis.scan_iter(match=web_key("*"), count=100):
@@ -222,3 +232,24 @@ def _trainer_id(beat: bytes | None) -> str | None:
         return trainer if isinstance(trainer, str) else None
     except (ValueError, TypeError, KeyError):
         return None
+
+
+async def shared_token(url: str, given: str | None) -> str:
+    """The owner's token of every web server on this broker: the one given (which replaces any
+    before it), else the first web server's random one. Waits for the broker, retrying."""
+    client = redis.asyncio.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3)
+    backoff = Backoff(most=5.0)
+    try:
+        while True:
+            try:
+                if given:
+                    await client.set(TOKEN, given)
+                else:
+                    await client.set(TOKEN, new_token(), nx=True)
+                token = await client.get(TOKEN)
+                backoff.succeeded("the broker answers")
+                return token.decode()
+            except (redis.RedisError, OSError) as e:
+                await asyncio.sleep(backoff.failed(f"waiting for the broker {shown_url(url)}", e))
+    finally:
+        await client.aclose()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from ..protocol import Problem
+
+log = logging.getLogger("convscope.server")
 
 
 class ApiError(Exception):
@@ -49,6 +53,14 @@ def install(app: FastAPI) -> None:
         if e.status_code == 400 and e.__cause__ is not None:
             return JSONResponse({"detail": f"body: not valid JSON ({e.__cause__})"}, status_code=422)
         return await http_exception_handler(request, e)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def store_away(request: Request, e: SQLAlchemyError) -> JSONResponse:
+        # a split deployment's PostgreSQL can be away for a while: the run goes on, reads wait for it
+        log.error("convscope: %s %s: the run database failed: %s", request.method, request.url.path,
+                  type(e).__name__)
+        return JSONResponse({"detail": "the run database cannot be reached now; try again in a moment"},
+                            status_code=503)
 
     document_problems(app)
 

@@ -233,6 +233,21 @@ class RunStore:
                        .values(step=case((runs.c.step > step, step), else_=runs.c.step)))
 
 
+def open_store(where: Path | str, most: float = 5.0) -> RunStore:
+    """RunStore(where), waiting for a database server that cannot be reached yet (a split
+    deployment's PostgreSQL starting, or away): tries again every few seconds, saying so once."""
+    wait, said = 0.25, False
+    while True:
+        try:
+            return RunStore(where)
+        except ConnectionError as e:
+            if not said:
+                log.warning("convscope: %s; waiting for it", e)
+                said = True
+            time.sleep(wait)
+            wait = min(most, wait * 2)
+
+
 def insert(db: Connection, table: Table) -> Any:
     """The dialect's INSERT, which has on_conflict_do_update / on_conflict_do_nothing."""
     return (sqlite if db.dialect.name == "sqlite" else postgresql).insert(table)
