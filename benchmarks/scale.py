@@ -37,8 +37,12 @@ time went.
 
 Reading the numbers on a shared machine: every window reports the CPU each process got, core 0's
 busy time left over by the trainer (other programs; /proc/stat) and the other programs that used
-most CPU. The pinned trainer would have its core to itself on a quiet machine, so "img per
-training CPU s" (which other programs' load moves least) is what it would train there.
+most CPU. Other programs are not pinned: when the serving side fills core 1, the scheduler moves
+them to core 0, where they take the trainer's time, so the unwatched/classroom ratio of img/s
+then measures them as much as convscope. Two readings stand apart from that: "in steps" (the
+share of the trainer's wall-clock time in training steps) and "img per training CPU s" (what the
+trainer would train with its core to itself). (Niceness would not help: with the kernel's
+autogroups, nice only orders the processes of one session.)
 
     python benchmarks/scale.py [--data ../shared/datasets/cifar10-jpeg.zip] [--model convnetjs]
                                [--seconds 20] [--rounds 2] [--viewers 200] [--uploads 20]
@@ -160,9 +164,12 @@ def affinity(pid: int) -> str:
     return " / ".join(sorted(lists))
 
 
-def wait_for_port(port: int, timeout: float = 60.0) -> None:
+def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Until something listens on the port; fails at once if `process` (the one to listen) exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.name} exited ({process.returncode}) before listening")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
@@ -332,6 +339,7 @@ async def wait_training(target: Target, steps: int = 50, timeout: float = STARTU
 PROFILED = "classroom, profiled"  # --profile: one more classroom window, under py-spy, kept out of the figures
 ENTRY = ("(server/cli.py)", "(server/__main__.py)", "(server/trainer.py)")  # the entry chain: left out
 PROFILE_RATE = 50  # py-spy samples per second
+WAITS = ("Condition.wait ", "Event.wait ", "Condition._acquire_restore ")  # a sample's last frame: not working
 
 
 def spy(pid: int, out: Path, seconds: float) -> subprocess.Popen:
@@ -350,6 +358,7 @@ def profile_summary(path: Path, seconds: float, top: int = 8) -> list[str]:
     if not path.is_file():
         return ["(py-spy wrote nothing)"]
     threads: dict[str, int] = {}
+    waiting: dict[str, int] = {}
     functions: dict[str, dict[str, int]] = {}
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -358,6 +367,8 @@ def profile_summary(path: Path, seconds: float, top: int = 8) -> list[str]:
         n, frames = int(count), stack.partition(": ")[2].split(";")
         thread = frames[0].split(" (")[0]  # "Thread-3 (run)", "MainThread"
         threads[thread] = threads.get(thread, 0) + n
+        if frames[-1].startswith(WAITS):
+            waiting[thread] = waiting.get(thread, 0) + n
         mine = functions.setdefault(thread, {})
         for frame in set(frames[1:]):
             if "(server/" in frame and not frame.endswith(ENTRY):
@@ -367,7 +378,9 @@ def profile_summary(path: Path, seconds: float, top: int = 8) -> list[str]:
     for thread, n in sorted(threads.items(), key=lambda x: -x[1]):
         if share(n) < 0.01:
             continue
-        lines.append(f"{share(n):6.1%}  thread {thread}")
+        wait = waiting.get(thread, 0)
+        lines.append(f"{share(n):6.1%}  thread {thread}" + (f" ({share(wait):.1%} of it in a timed wait: woken, "
+                                                             "waiting for the GIL or the core)" if wait else ""))
         shown = [(f, m) for f, m in functions[thread].items() if m < 0.97 * n and share(m) >= 0.005]
         for f, m in sorted(shown, key=lambda x: -x[1])[:top]:
             lines.append(f"{share(m):10.1%}  {f.replace(' (server/', '  (server/')}")
@@ -523,7 +536,7 @@ async def faults(args: argparse.Namespace, target: Target, processes: Processes,
     port_b = free_port()
     web_b = processes.start("web-b", [sys.executable, "-m", "convscope", "web"],
                             {**web_env, "CONVSCOPE_PORT": str(port_b)}, SERVING_CORE)
-    wait_for_port(port_b)
+    wait_for_port(port_b, STARTUP, web_b)
     b_url = f"ws://127.0.0.1:{port_b}/ws"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_b}", timeout=30,
                                  headers={"Authorization": f"Bearer {TOKEN}"}) as http_b:
@@ -645,7 +658,7 @@ async def split_mode(args: argparse.Namespace, tmp: Path, png: bytes) -> tuple[l
         web_env = {k: v for k, v in env.items() if k not in ("CONVSCOPE_MODEL", "CONVSCOPE_EPOCHS")}
         web = processes.start("web-a", [sys.executable, "-m", "convscope", "web"],
                               {**web_env, "CONVSCOPE_PORT": str(port)}, SERVING_CORE)
-        wait_for_port(port)
+        wait_for_port(port, STARTUP, web)
         async with (httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
                                       headers={"Authorization": f"Bearer {TOKEN}"}) as http,
                     httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
@@ -682,7 +695,7 @@ async def embedded_mode(args: argparse.Namespace, tmp: Path, png: bytes, pinned:
                                            "--model", args.model, "--epochs", "1000", "--device", "cpu",
                                            "--no-browser", f"--token={TOKEN}"],
                                  common_env(tmp, args.tiny), SERVING_CORE if pinned else None)
-        wait_for_port(port, STARTUP)
+        wait_for_port(port, STARTUP, server)
         async with (httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
                                       headers={"Authorization": f"Bearer {TOKEN}"}) as http,
                     httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
@@ -762,16 +775,23 @@ def cpu_tables(args: argparse.Namespace, windows: list[Window]) -> dict:
         print(f"| {w.name} | {w.viewers:,} | {w.uploads:g} | {w.ok_per_second:.1f} | {w.cpu['web']:.3f} | "
               f"{w.cpu['trainer']:.2f} | {w.cpu['redis']:.3f} | {w.cpu['load']:.2f} | {mb(w.rss.get('web'))} | "
               + (f"{min(seen.per_slice)}/{seen.viewers} | {min(seen.rates):.1f} |" if seen else "- | - |"))
-    watching = [w for w in split if w.uploads == 0]
+    watching = [w for w in split if w.uploads == 0 and w.viewers <= args.viewers]
     idle, per_viewer = fit([(w.viewers, w.cpu["web"]) for w in watching])
     base = statistics.mean(w.cpu["web"] for w in watching if w.viewers == 0)
     upl = [w for w in split if w.uploads and not w.viewers]
     per_upload = statistics.mean((w.cpu["web"] - base) / max(w.ok_per_second, 1e-9) for w in upl) if upl else math.nan
     print(f"\n**web server: {idle:.3f} cores with no viewer, {per_viewer * 100:.3f} cores per 100 viewers** "
-          f"(least-squares line through the {len(watching)} windows without uploads), "
+          f"(least-squares line through the {len(watching)} windows of 0-{args.viewers} viewers without uploads), "
           f"**{per_upload * 1e3:.1f} ms of CPU per upload** answered (--mix {args.mix}: "
           f"{'the whole answer' if args.mix == 'full' else 'what the page asks'}; 32x32 PNG), "
           f"against the unwatched windows' {base:.3f} cores.")
+    for w in (w for w in split if w.uploads == 0 and w.viewers > args.viewers):
+        slowest, usual = min(w.seen.rates), min(min(v.seen.rates) for v in watching if v.seen)
+        print(f"At {w.viewers:,} viewers: {(w.cpu['web'] - base) / w.viewers * 100:.3f} cores per 100 viewers "
+              f"(web {w.cpu['web']:.2f} cores, sharing core 1 with a load generator of {w.cpu['load']:.2f}); its "
+              f"slowest viewer got {slowest:.1f} metrics messages/s against {usual:.1f} at {args.viewers} or fewer"
+              + (" (fewer, larger messages: the server fell behind)" if slowest < 0.8 * usual else "")
+              + ". The projection uses the line above.")
     classroom = [w for w in split if w.name == "classroom"]
     if classroom:
         predicted = idle + per_viewer * args.viewers + per_upload * statistics.mean(w.ok_per_second for w in classroom)
@@ -784,12 +804,14 @@ def cpu_tables(args: argparse.Namespace, windows: list[Window]) -> dict:
           "one core each) for 10,000 viewers | RSS per web server |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     rss_fit = memory_fit(split)
+    upload_rss = [w.rss["web"] for w in split if w.uploads and "web" in w.rss]
+    grown = max(upload_rss) - rss_fit[0] if rss_fit and upload_rss else 0
     for per_minute in (0, 1, 60 * args.uploads / max(args.viewers, 1)):
         cost = per_viewer + per_upload * per_minute / 60
         n = (CORE_BUDGET - idle) / cost if cost > 0 else math.inf
         servers = math.ceil(10_000 / n) if n > 0 else math.inf
         viewers_each = 10_000 / servers if servers != math.inf else math.nan
-        rss_each = rss_fit[0] + rss_fit[1] * viewers_each if rss_fit else None
+        rss_each = rss_fit[0] + rss_fit[1] * viewers_each + (grown if per_minute else 0) if rss_fit else None
         label = f"{per_minute:g}" + (" (the classroom's ratio)" if per_minute > 1 else "")
         print(f"| {label} | {10_000 * per_minute / 60:,.0f} | {n:,.0f} | {servers} | {mb(rss_each)} MB |")
     redis_cpu = statistics.mean(w.cpu["redis"] for w in split)
@@ -799,8 +821,14 @@ def cpu_tables(args: argparse.Namespace, windows: list[Window]) -> dict:
     return {"idle": idle, "per_viewer": per_viewer, "per_upload": per_upload}
 
 
+def before_uploads(split: list[Window]) -> list[Window]:
+    """The windows before the first with uploads (classifying grows the server's memory for good)."""
+    first = next((i for i, w in enumerate(split) if w.uploads), len(split))
+    return [w for w in split[:first] if "web" in w.rss]
+
+
 def memory_fit(split: list[Window]) -> tuple[float, float] | None:
-    points = [(w.viewers, w.rss["web"]) for w in split if w.uploads == 0 and "web" in w.rss]
+    points = [(w.viewers, w.rss["web"]) for w in before_uploads(split)]
     return fit(points) if len({p[0] for p in points}) > 1 else None
 
 
@@ -835,14 +863,17 @@ def ratio_tables(windows: list[Window]) -> None:
                / statistics.mean(w.images_per_second / max(w.cpu.get("trainer", w.cpu.get("worker", 0)), 1e-9)
                                  for w in base))
         pairs = ", ".join(f"{lw.images_per_second / bw.images_per_second:.3f}x" for bw, lw in zip(base, loaded))
+        steps = ", ".join(f"{lw.in_steps / bw.in_steps:.3f}x" for bw, lw in zip(base, loaded))
         verdict = "meets" if lo / b >= RATIO_GOAL else "**misses**"
         print(f"- **{mode}: {lo:,.0f} img/s in the classroom vs {b:,.0f} unwatched: {lo / b:.3f}x** "
-              f"({verdict} the {RATIO_GOAL}x goal); window pairs: {pairs}; img per training CPU s: {eff:.3f}x")
+              f"({verdict} the {RATIO_GOAL}x goal); window pairs: {pairs}. With the core to itself: "
+              f"img per training CPU s {eff:.3f}x; time in steps, pair by pair: {steps}")
     print("\n(training CPU: the trainer, or the embedded server's worker process; below 1.00 on its own core means "
           "other programs took part of that core: 'core 0: others' is core 0's busy time (/proc/stat) less the "
-          "trainer's, 'steal' what the hypervisor took. On a quiet machine the pinned trainer would use its whole "
-          "core, so 'img per training CPU s' is what it would train there: its ratio is the one that other "
-          "programs' load moves least. An upload keeps the trainer building a feature index for "
+          "trainer's, 'steal' what the hypervisor took. Other programs are not pinned: when the serving side fills "
+          "core 1 they move to core 0 and share it with the trainer, so there img/s measures them too. With its "
+          "core to itself the pinned trainer would use all of it: 'img per training CPU s' is what it would train "
+          "then, and 'in steps' the share of its time that training steps kept. An upload keeps the trainer building a feature index for "
           "300 s (server/worker/feed.py, <= 5% of its time), so an unwatched window after a classroom one pays "
           "for it too.)\n")
 
@@ -856,10 +887,8 @@ def others_on_core0(w: Window) -> str:
 
 
 def memory_table(windows: list[Window]) -> None:
-    split = [w for w in windows if w.mode == "split" and w.uploads == 0 and "web" in w.rss]
-    by_viewers: dict[int, int] = {}
-    for w in split:  # the first window with each viewer count (before any upload)
-        by_viewers.setdefault(w.viewers, w.rss["web"])
+    split = [w for w in windows if w.mode == "split"]
+    by_viewers = {w.viewers: w.rss["web"] for w in before_uploads(split)}
     print("### 4. A web server's memory (RSS, median over the window with the viewers connected)\n")
     print("| viewers | web RSS MB | per viewer, from 0 viewers | per viewer, from the row above |")
     print("| ---: | ---: | ---: | ---: |")
@@ -872,7 +901,12 @@ def memory_table(windows: list[Window]) -> None:
     fitted = memory_fit(split)
     if fitted:
         print(f"\nleast-squares: {mb(fitted[0])} MB + {fitted[1] / 1e3:,.1f} kB per viewer "
-              f"({fitted[1]:,.0f} bytes)\n")
+              f"({fitted[1]:,.0f} bytes)")
+    grown = [w.rss["web"] for w in split if w.uploads and "web" in w.rss]
+    if grown and 0 in by_viewers:
+        print(f"once it had classified uploads, the web server kept {mb(max(grown) - by_viewers[0])} MB more "
+              f"({mb(max(grown))} MB at most in the upload windows)")
+    print()
 
 
 def recovery_table(recoveries: list[Recovery]) -> None:
