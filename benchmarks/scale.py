@@ -71,8 +71,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import redis.asyncio
 from PIL import Image
 from websockets.asyncio.client import connect
+
+from convscope.bus.broker import EVENTS
+from convscope.bus.codec import decode
+from convscope.protocol import Metrics
 
 from load import (MIXES, RAISED, Answer, Crowd, LoopLag, Reception, ask, cpu_seconds, free_port, percentile,
                   reception, rss, worker_pid)
@@ -264,6 +269,34 @@ async def uploader(http: httpx.AsyncClient, rate: float, png: bytes, mix: str, a
         await asyncio.sleep(max(0.0, due - loop.time()))
 
 
+class StreamTap:
+    """A reader of the broker's event stream beside the web servers: when each step's metric reached
+    Redis (the entry id is Redis's clock at XADD, this machine's clock), against the step's end."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.delays: list[tuple[float, float]] = []  # (monotonic time read, seconds from step end to XADD)
+
+    async def run(self) -> None:
+        client = redis.asyncio.Redis.from_url(self.url)
+        last = "$"
+        try:
+            while True:
+                got = await client.xread({EVENTS: last}, block=1000, count=500)
+                now = time.monotonic()
+                for _, entries in got:
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        if b"m" in fields and isinstance(message := decode(fields[b"m"]), Metrics):
+                            added = int(entry_id.split(b"-")[0]) / 1000
+                            self.delays += [(now, added - p.time) for p in message.points]
+        finally:
+            await client.aclose()
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [d for t, d in self.delays if start <= t < end]
+
+
 # -- a deployment under measurement ------------------------------------------------------------------
 @dataclass
 class Target:
@@ -275,6 +308,7 @@ class Target:
     uploads: httpx.AsyncClient
     watched: list[subprocess.Popen]  # must stay alive
     repin: dict[int, set[int]] = field(default_factory=dict)  # pid -> cores, done again before each window
+    tap: StreamTap | None = None  # split: the broker's stream, read beside the web server
 
     @property
     def ws_url(self) -> str:
@@ -308,6 +342,7 @@ class Window:
     pinned: dict[str, str]  # role -> the cores its threads may use
     others: list[tuple[str, float]]  # other programs on the machine that used most CPU: (name, cores)
     profile: dict[str, list[str]] = field(default_factory=dict)  # role -> summary lines (--profile)
+    to_broker: list[float] = field(default_factory=list)  # split: step end -> its XADD on Redis, seconds
 
     @property
     def ok_per_second(self) -> float:
@@ -437,7 +472,8 @@ async def measure(target: Target, name: str, viewers: int, uploads: float, secon
                     percentile(lag.lags, 99) if lag.lags else 0.0, os.getloadavg()[0],
                     {c: tuple((b - a) / wall for a, b in zip(cores_before[c], cores_after[c])) for c in cores_after},
                     pinned, others(procs_before, procs_after, wall),
-                    {role: profile_summary(path, seconds) for role, (_, path) in spies.items()})
+                    {role: profile_summary(path, seconds) for role, (_, path) in spies.items()},
+                    target.tap.between(start, end) if target.tap else [])
     say(f"{target.mode}, {name}: {window.images_per_second:,.0f} img/s; "
         + ", ".join(f"{role} {c:.2f}" for role, c in window.cpu.items()) + " cores"
         + (f"; {window.ok_per_second:.1f} uploads/s answered 200" if uploads else ""))
@@ -669,10 +705,14 @@ async def split_mode(args: argparse.Namespace, tmp: Path, png: bytes) -> tuple[l
             await wait_training(target)
             say("split: training")
             (await http.patch("/api/run/hyperparams", json={"eval_every": 1000})).raise_for_status()
+            target.tap = StreamTap(redis.url)
+            tapping = asyncio.create_task(target.tap.run())
             windows = [await measure(target, name, v, u, args.seconds, args.mix, png) for name, v, u in ladder(args)]
             if args.profile:
                 windows.append(await measure(target, PROFILED, args.viewers, args.uploads, args.seconds, args.mix, png,
                                              args.profile))
+            tapping.cancel()
+            await asyncio.gather(tapping, return_exceptions=True)
             recoveries = await faults(args, target, processes, redis, web_env, trainer_argv, env)
         return windows, recoveries
     except BaseException:
@@ -750,8 +790,8 @@ def latency_table(windows: list[Window]) -> None:
     print("### 1. Step -> viewer latency (MetricPoint.time, the step's end on the trainer's clock, to the viewer's "
           "receive time; every 10th viewer timed)\n")
     print("| mode | window | viewers | uploads/s | points timed | p50 | p95 | p99 | p95 < 250 ms? | "
-          "load generator loop lag p99 |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+          "of it, step end -> Redis p50 / p95 | load generator loop lag p99 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for w in windows:
         if not w.seen:
             continue
@@ -759,8 +799,12 @@ def latency_table(windows: list[Window]) -> None:
         p95 = percentile(lat, 95)
         print(f"| {w.mode} | {w.name} | {w.viewers:,} | {w.uploads:g} | {len(lat):,} | {ms(percentile(lat, 50))} | "
               f"{ms(p95)} | {ms(percentile(lat, 99))} | {'yes' if p95 < LATENCY_GOAL else '**no**'} | "
-              f"{ms(w.lag_p99)} |")
-    print("\n(the viewers run in this process: its event loop's lag is part of what they measure)\n")
+              + (f"{ms(percentile(w.to_broker, 50))} / {ms(percentile(w.to_broker, 95))}" if w.to_broker else "-")
+              + f" | {ms(w.lag_p99)} |")
+    print("\n(the viewers run in this process: its event loop's lag is part of what they measure. Step end -> "
+          "Redis: the entry id of the step's metrics on the broker's stream (Redis's clock at XADD) less the step's "
+          "end, read by this process beside the web server: the trainer's side of the trip, its metrics flush "
+          "every 0.1 s included; the rest is Redis -> web server -> viewer.)\n")
 
 
 def cpu_tables(args: argparse.Namespace, windows: list[Window]) -> dict:
