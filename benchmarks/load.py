@@ -8,7 +8,12 @@ most of them 429) and, once it trains, with test-set evaluations switched off:
    uploads, then a loaded window with --viewers websocket clients that read everything and
    --uploads classifications per second (POST /api/classify, sent on a fixed schedule whether or
    not earlier ones have answered: small real CIFAR-10 JPEGs, and every --photo-every'th a
-   photo-sized JPEG made with Pillow). Training images/s comes from GET /api/run's images_seen
+   photo-sized JPEG made with Pillow). --mix says what each upload asks for: `full`, the whole
+   answer (no `parts`: what scripts get, and what the page asked for before it asked for parts);
+   `page`, what the page asks for with its classify panel on screen and its layer view not (top
+   10, Grad-CAM, the input gradient and 8 neighbours), and for --layers-share of the uploads, once
+   answered, the layer maps too (GET /api/classify/{id}?parts=frame: the viewer scrolled down to
+   the layer view). Training images/s comes from GET /api/run's images_seen
    over wall-clock time; "in steps" is the share of the worker's wall-clock time spent in
    training steps (it hardly moves when other programs load the machine). For every viewer:
    did a metrics message reach it in each 5-second slice, and its metrics messages/s. Uploads:
@@ -33,6 +38,7 @@ window pays for that index too; the first baseline is the only one without it.
     python benchmarks/load.py [--data ../shared/datasets/cifar10-jpeg.zip] [--seconds 60]
                               [--rounds 2] [--viewers 200] [--uploads 20] [--stalled 20]
     python benchmarks/load.py --seconds 10 --rounds 1 --viewers 50 --stall-seconds 15   # smoke run
+    python benchmarks/load.py --seconds 30 --rounds 2 --stalled 0 --mix page   # the page's requests
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT / "../shared/datasets/cifar10-jpeg.zip"
 SETTLE = 3.0  # seconds after every viewer has its hello before measuring
 SLICE = 5.0  # seconds: a viewer must get a metrics message in every slice of this length
+PAGE_PARTS = "gradcam,gradient,neighbours"  # static/js/views/classify.js: the classify panel's parts
+MIXES = {"full": {}, "page": {"top": 10, "neighbours": 8, "parts": PAGE_PARTS}}  # query of each upload
 INTEREST = 300.0  # server/worker/feed.py: the feature index is kept up this long after an upload
 RAISED = {"CONVSCOPE_CLASSIFY_PER_MINUTE": "1000000", "CONVSCOPE_CLASSIFY_BURST": "1000000",
           "CONVSCOPE_MAX_VIEWERS": "10000"}  # defaults: 60 per minute, burst 20, 500 viewers
@@ -273,39 +281,58 @@ def upload_images(data: str, photo_size: tuple[int, int], count: int = 64) -> tu
 
 @dataclass
 class Answer:
-    kind: str  # "small" or "photo"
+    kind: str  # "small", "photo", or "layers" (a follow-up: GET /api/classify/{id}?parts=frame)
     status: str  # "200", "429 busy", "429 rate limit", "503", "ReadTimeout", ...
     round_trip: float  # ms
     server: float | None  # ms, Server-Timing
     index: int | None = None  # step of the feature index behind the neighbours (read for every 10th)
+    bytes: int = 0  # of the answer
 
 
-async def upload(http: httpx.AsyncClient, item: Upload, kind: str, answers: list[Answer], read: bool) -> None:
+async def ask(http: httpx.AsyncClient, kind: str, answers: list[Answer], read: bool, method: str, url: str,
+              **request) -> httpx.Response | None:
     start = time.perf_counter()
-    index = None
+    index, r = None, None
     try:
-        r = await http.post("/api/classify", files={"file": ("upload.jpg", item.data, "image/jpeg")})
+        r = await http.request(method, url, **request)
         status = str(r.status_code)
         if r.status_code == 429:
             status += " busy" if "already waiting" in r.text else " rate limit"
         timing = r.headers.get("server-timing", "")
         server = float(timing.split("dur=")[1]) if "dur=" in timing else None
         if read and r.status_code == 200:
-            index = r.json()["neighbours"]["step"]
+            index = (r.json()["neighbours"] or {}).get("step")
     except httpx.HTTPError as e:
         status, server = type(e).__name__, None
-    answers.append(Answer(kind, status, (time.perf_counter() - start) * 1e3, server, index))
+    answers.append(Answer(kind, status, (time.perf_counter() - start) * 1e3, server, index,
+                          len(r.content) if r is not None else 0))
+    return r
+
+
+async def upload(http: httpx.AsyncClient, item: Upload, kind: str, answers: list[Answer], read: bool,
+                 mix: str = "full", layers: bool = False) -> None:
+    """One upload as --mix asks it; `layers`: then its layer maps, as the page fetches them."""
+    r = await ask(http, kind, answers, read, "POST", "/api/classify", params=MIXES[mix],
+                  files={"file": ("upload.jpg", item.data, "image/jpeg")})
+    if layers and r is not None and r.status_code == 200 and r.json()["id"]:
+        await ask(http, "layers", answers, False, "GET", f"/api/classify/{r.json()['id']}", params={"parts": "frame"})
 
 
 async def uploader(http: httpx.AsyncClient, rate: float, small: list[Upload], photo: Upload,
-                   photo_every: int, answers: list[Answer], inflight: set[asyncio.Task]) -> None:
+                   photo_every: int, answers: list[Answer], inflight: set[asyncio.Task],
+                   mix: str = "full", layers_share: float = 0.0) -> None:
     """Starts `rate` uploads a second on a fixed schedule (an open loop: slow answers pile up)."""
     loop, i = asyncio.get_running_loop(), 0
     due = loop.time()
+    followed = 0.0  # follow-ups owed: every upload adds layers_share, each follow-up takes 1
     while True:
         is_photo = photo_every > 0 and i % photo_every == photo_every - 1
         item = photo if is_photo else small[i % len(small)]
-        task = asyncio.create_task(upload(http, item, "photo" if is_photo else "small", answers, i % 10 == 0))
+        followed += layers_share if mix == "page" else 0.0
+        layers = followed >= 1.0
+        followed -= layers
+        task = asyncio.create_task(upload(http, item, "photo" if is_photo else "small", answers, i % 10 == 0,
+                                          mix, layers))
         inflight.add(task)
         task.add_done_callback(inflight.discard)
         i += 1
@@ -361,7 +388,8 @@ async def measure(ctx: "Context", loaded: bool) -> Window:
           file=sys.stderr)
     before, start = await run_state(ctx.http), time.monotonic()
     sender = asyncio.create_task(uploader(ctx.uploads, args.uploads, ctx.small, ctx.photo, args.photo_every,
-                                          answers, inflight)) if loaded and args.uploads > 0 else None
+                                          answers, inflight, args.mix, args.layers_share)) \
+        if loaded and args.uploads > 0 else None
     await asyncio.sleep(args.seconds)
     if sender:
         sender.cancel()
@@ -577,7 +605,7 @@ def report(args: argparse.Namespace, windows: list[Window], stalled: Stall | Non
           f"test-set evaluation off; {args.rounds} round(s) of a {args.seconds:g} s baseline then a "
           f"{args.seconds:g} s loaded window")
     print(f"loaded: {args.viewers} websocket viewers reading everything + {args.uploads:g} uploads/s "
-          f"(POST /api/classify with the page's defaults: top 5, 8 neighbours, layer maps; "
+          f"(POST /api/classify, {mix_text(args)}; "
           f"small = {len(args.small_names)} real 32x32 CIFAR-10 test JPEGs in turn, "
           f"every {args.photo_every}th a {args.photo_name} of {args.photo_bytes / 1e3:,.0f} kB); viewers and "
           f"uploads run in this process, on the same machine")
@@ -596,6 +624,14 @@ def report(args: argparse.Namespace, windows: list[Window], stalled: Stall | Non
     memory_table(memory)
     if stalled is not None:
         stall_tables(args, stalled)
+
+
+def mix_text(args: argparse.Namespace) -> str:
+    if args.mix == "full":
+        return "--mix full: the whole answer (top 5, 8 neighbours, Grad-CAM, input gradient, layer maps)"
+    return (f"--mix page: as the page asks with its classify panel on screen (top 10, parts={PAGE_PARTS}), "
+            f"and for {args.layers_share:.0%} of the uploads then GET /api/classify/{{id}}?parts=frame "
+            "(the layer view scrolled to)")
 
 
 def throughput_table(args: argparse.Namespace, windows: list[Window]) -> None:
@@ -654,10 +690,13 @@ def uploads_table(args: argparse.Namespace, loaded: list[Window]) -> None:
     answers = [a for w in loaded for a in w.answers]
     if answers:
         wall = args.seconds * len(loaded)
-        print(f"Uploads: {len(answers)} sent in {wall:g} s ({len(answers) / wall:.1f}/s)\n")
-        print("| upload | sent | 200 | round trip p50 | p95 | server p50 | p95 | not 200 |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-        for kind, name in (("small", "32x32 CIFAR-10 JPEG"), ("photo", args.photo_name)):
+        sent = [a for a in answers if a.kind != "layers"]
+        print(f"Uploads: {len(sent)} sent in {wall:g} s ({len(sent) / wall:.1f}/s), "
+              f"{len(answers) - len(sent)} follow-ups\n")
+        print("| upload | sent | 200 | round trip p50 | p95 | server p50 | p95 | answer kB | not 200 |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for kind, name in (("small", "32x32 CIFAR-10 JPEG"), ("photo", args.photo_name),
+                           ("layers", "its layer maps (GET ?parts=frame)")):
             mine = [a for a in answers if a.kind == kind]
             if not mine:
                 continue
@@ -667,6 +706,7 @@ def uploads_table(args: argparse.Namespace, loaded: list[Window]) -> None:
                   f"{percentile([a.round_trip for a in ok], 95):.0f} ms | "
                   f"{percentile([a.server for a in ok if a.server], 50):.0f} ms | "
                   f"{percentile([a.server for a in ok if a.server], 95):.0f} ms | "
+                  f"{statistics.mean(a.bytes for a in ok) / 1e3 if ok else float('nan'):,.1f} | "
                   f"{', '.join(f'{n} x {s}' for s, n in bad.most_common()) or 'none'} |")
         print("\n(round trip: as this process saw it, its own event loop's lag included; server: the "
               "Server-Timing header, from the request's arrival to the answer)")
@@ -746,6 +786,10 @@ def main() -> None:
     parser.add_argument("--uploads", type=float, default=20.0, help="classifications started per second")
     parser.add_argument("--photo-every", type=int, default=5, help="every Nth upload is the photo (0: none)")
     parser.add_argument("--photo-size", type=size, default=(1600, 1200), help="the photo's WxH")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="full",
+                        help="what an upload asks for: the whole answer (full), or what the page asks (page)")
+    parser.add_argument("--layers-share", type=float, default=0.2,
+                        help="--mix page: share of uploads whose layer maps are then fetched (the layer view)")
     parser.add_argument("--stalled", type=int, default=20, help="viewers that never read (0: skip that part)")
     parser.add_argument("--control-seconds", type=float, default=15.0, help="readers alone before the stall")
     parser.add_argument("--stall-seconds", type=float, default=40.0, help="how long the stalled viewers stay")
