@@ -41,7 +41,7 @@ def run_trainer(settings: Settings) -> None:
     # --fresh starts a new one (a model and epochs apply when there is no run to go on with)
     last = None if settings.fresh else last_run(store, runs_dir)
     recorder = Recorder(store, runs_dir)
-    link = TrainerLink(settings.broker, record=recorder.record)
+    link = TrainerLink(settings.broker, record=recorder.record, store_problem=lambda: recorder.problem)
 
     def stop(signum: int, frame: object) -> None:
         link.commands.put(Command(0, "stop"))  # the Session saves a checkpoint, then returns

@@ -52,6 +52,7 @@ class RemoteTrainer:
         self.viewers = 0  # this web server's
         self.elsewhere = 0  # the other web servers' viewers, summed
         self.trainer: str | None = None  # the live trainer's id; None: no heartbeat lately
+        self.store_problem: str | None = None  # why the trainer cannot write the run store, if it cannot
         self.down: str | None = "no trainer has announced itself yet"  # what the pages were told, if anything
         self.last = {EVENTS: "0-0", replies_key(self.id): "0-0"}
         self.snapshot_taken = False
@@ -191,7 +192,9 @@ class RemoteTrainer:
                 self._lost(f"the broker {shown_url(self.url)} cannot be reached; reconnecting")
                 await asyncio.sleep(backoff.failed("the web server's heartbeat cannot reach the broker", e))
                 continue
-            await self._trainer_seen(_trainer_id(trainer))
+            beat = _heartbeat(trainer)
+            self.store_problem = beat.get("problem") if isinstance(beat.get("problem"), str) else None
+            await self._trainer_seen(beat["id"] if isinstance(beat.get("id"), str) else None)
             await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _trainer_seen(self, trainer: str | None) -> None:
@@ -226,12 +229,13 @@ def _decoded(data: bytes | None, what: Any) -> Any:
         return None
 
 
-def _trainer_id(beat: bytes | None) -> str | None:
+def _heartbeat(beat: bytes | None) -> dict[str, Any]:
+    """The trainer's heartbeat as a dict; {} when there is none or it is not JSON of an object."""
     try:
-        trainer = json.loads(beat)["id"] if beat else None
-        return trainer if isinstance(trainer, str) else None
-    except (ValueError, TypeError, KeyError):
-        return None
+        value = json.loads(beat) if beat else {}
+        return value if isinstance(value, dict) else {}
+    except ValueError:
+        return {}
 
 
 async def shared_token(url: str, given: str | None) -> str:

@@ -11,7 +11,8 @@
 - commands: read from the commands stream; one from a sender without a live heartbeat, of a kind
   web servers may not send, or malformed, is logged and skipped. Each gets a local id; its Reply
   goes back to the sender's reply stream.
-- heartbeat: every HEARTBEAT_EVERY seconds, with the viewers of all web servers summed into a
+- heartbeat: every HEARTBEAT_EVERY seconds (with what keeps the run store from being written, if
+  anything), with the viewers of all web servers summed into a
   `viewers` command when the total changes.
 """
 
@@ -45,9 +46,10 @@ BLOB_KINDS: dict[type, str] = {bytes: "frame", Weights: "weights", TrainFeatures
 
 
 class TrainerLink:
-    def __init__(self, url: str, record: Callable[[Any], None] = lambda message: None) -> None:
+    def __init__(self, url: str, record: Callable[[Any], None] = lambda message: None,
+                 store_problem: Callable[[], str | None] = lambda: None) -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3)
-        self.record = record
+        self.record, self.store_problem = record, store_problem  # the heartbeat carries the recorder's trouble
         self.commands: queue.Queue[Command] = queue.Queue()
         self.events: queue.Queue[Any] = queue.Queue(EVENT_QUEUE_SIZE)
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -222,9 +224,9 @@ class TrainerLink:
     # -- heartbeat ------------------------------------------------------------------------------
     def _beat(self) -> None:
         backoff, restored = Backoff(), False
-        beat = json.dumps({"id": self.id, "started": self.started})
         while not self.closed.is_set():
             try:
+                beat = json.dumps({"id": self.id, "started": self.started, "problem": self.store_problem()})
                 self.redis.set(TRAINER, beat, px=int(HEARTBEAT_TTL * 1000))
                 if not restored:
                     self._restore()

@@ -37,10 +37,11 @@ def find(store: RunStore, run_id: str) -> RunRecord:
 
 
 @router.get("", response_model=RunList)
-async def list_runs(store: StoreDep, recorder: RecorderDep, mirror: MirrorDep) -> RunList:
-    """Every run, newest first; `problem` says what is wrong with the run database, if anything."""
+async def list_runs(store: StoreDep, recorder: RecorderDep, mirror: MirrorDep, worker: WorkerDep) -> RunList:
+    """Every run, newest first; `problem` says what is wrong with the run database, if anything
+    (a split deployment's trainer records the run and tells it in its heartbeat)."""
     return RunList(runs=[summary(r, mirror.run.run_id) for r in store.runs()],
-                   problem=store.problem or (recorder.problem if recorder else None))
+                   problem=store.problem or (recorder.problem if recorder else worker.store_problem))
 
 
 @router.get("/{run_id}/history", response_model=RunHistory, responses={404: {"model": Problem}})

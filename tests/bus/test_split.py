@@ -165,6 +165,8 @@ def test_a_database_away_for_30_s_loses_no_history(tmp_path, redis_server, postg
         postgres_server.stop()
         time.sleep(30)
         during = a.run()["step"]
+        away = a.http.get("/api/runs")  # the live run shows on; the store's reads wait for it
+        assert away.status_code == 503 and "run database cannot be reached" in away.json()["detail"]
         postgres_server.start()
         assert during > run["step"] + 20  # training went on
         deadline = time.monotonic() + 30
