@@ -87,11 +87,11 @@ class RemoteTrainer:
             await self.redis.xadd(COMMANDS, {"sender": self.id, "c": encode(command)}, maxlen=COMMANDS_KEPT,
                                   approximate=True)
             return await asyncio.wait_for(future, timeout)
-        except (redis.RedisError, OSError):
-            raise WorkerUnavailable("the broker cannot be reached; try again in a moment") from None
-        except TimeoutError:
+        except TimeoutError:  # before OSError, of which it is a subclass
             raise WorkerUnavailable(f"the trainer did not answer within {timeout:g} s; try again in a moment") \
                 from None
+        except (redis.RedisError, OSError):
+            raise WorkerUnavailable("the broker cannot be reached; try again in a moment") from None
         finally:
             self.replies.pop(command.id, None)
 

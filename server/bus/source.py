@@ -186,9 +186,12 @@ class TrainerLink:
 
     # -- commands ------------------------------------------------------------------------------
     def _listen(self) -> None:
-        last, backoff, known = "$", Backoff(), {}
+        last, backoff, known = None, Backoff(), {}
         while not self.closed.is_set():
             try:
+                if last is None:  # commands from now on; "$" in each read would miss those between reads
+                    newest = self.redis.xrevrange(COMMANDS, count=1)
+                    last = newest[0][0] if newest else "0-0"
                 got = self.redis.xread({COMMANDS: last}, block=500, count=100)
                 backoff.succeeded("the trainer reads commands")
             except redis.RedisError as e:
