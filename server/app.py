@@ -114,26 +114,35 @@ async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncI
     mirror = RunMirror(RunState(status="loading", model=settings.model or DEFAULT_MODEL, config={}), presets_info())
     hub = Hub(mirror)
 
+    publish, last_step = follow_resumes(hub, store), [0]  # the newest training step shown
+
+    def on_event(message: Any) -> None:
+        """A metrics entry read twice (the snapshot's end, or a send retried across a broker
+        restart) is shown once."""
+        if isinstance(message, ModelChanged):
+            last_step[0] = message.resumed_step or 0
+        elif isinstance(message, Metrics):
+            message = Metrics(points=[p for p in message.points if p.step > last_step[0]])
+            if not message.points:
+                return
+            last_step[0] = message.points[-1].step
+        publish(message)
+
     def on_snapshot(model: ModelChanged | None, messages: list[Any]) -> None:
         """Charts from the store, then what the stream has that the store may not have yet."""
-        last_train = last_test = -1
+        last_test = -1
         if model is not None:
             hub.publish(model)
             train, test = store.history(model.run_id, HISTORY_POINTS)
             mirror.restore(train, test)
-            last_train = train[-1]["step"] if train else -1
+            last_step[0] = train[-1]["step"] if train else 0
             last_test = test[-1]["step"] if test else -1
         for message in messages:
-            if isinstance(message, Metrics):
-                message = Metrics(points=[p for p in message.points if p.step > last_train])
-                if not message.points:
-                    continue
-            elif isinstance(message, Eval) and message.step <= last_test:
-                continue
-            hub.publish(message)
+            if not (isinstance(message, Eval) and message.step <= last_test):
+                on_event(message)
         hub.resync()
 
-    trainer = RemoteTrainer(settings.broker, on_event=follow_resumes(hub, store), on_crash=hub.worker_lost,
+    trainer = RemoteTrainer(settings.broker, on_event=on_event, on_crash=hub.worker_lost,
                             on_snapshot=on_snapshot, token=app.state.settings.token)
     hub.on_viewers = trainer.set_viewers
     hub.elsewhere = lambda: trainer.elsewhere

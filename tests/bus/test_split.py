@@ -36,6 +36,13 @@ def contiguous(steps: list[int]) -> bool:
     return True
 
 
+def evenly_thinned(steps: list[int]) -> bool:
+    """The store's history, thinned to every k-th step (its last point kept): no step missing."""
+    stride = steps[1] - steps[0] if len(steps) > 1 else 1
+    assert steps[:-1] == list(range(steps[0], steps[0] + stride * (len(steps) - 1), stride)), steps[:20]
+    return True
+
+
 def history(web, run_id: str) -> list[int]:
     return [p["step"] for p in web.http.get(f"/api/runs/{run_id}/history").json()["train"]]
 
@@ -149,7 +156,7 @@ def test_a_broker_restarted_empty_loses_no_metric_and_training_goes_on(deploymen
     steps = steps_seen(asyncio.run(watch(a.ws_url, 1)))
     assert steps[0] == 1 and contiguous(steps) and steps[-1] >= run["step"] + 40, steps
     stored = history(a, run["run_id"])
-    assert stored[0] == 1 and contiguous(stored[:run["step"] + 30])
+    assert stored[0] == 1 and evenly_thinned(stored)
     b = d.web()  # a web server started after the restart still finds the whole run
     steps = steps_seen(asyncio.run(watch(b.ws_url, 1)))
     assert steps[0] == 1 and contiguous(steps), steps
@@ -178,7 +185,7 @@ def test_a_database_away_for_30_s_loses_no_history(tmp_path, redis_server, postg
             except Exception:
                 pass
             time.sleep(0.5)
-        assert stored[0] == 1 and contiguous(stored[:during]) and stored[-1] >= during, d.logs()
+        assert stored[0] == 1 and evenly_thinned(stored) and stored[-1] >= during, d.logs()
 
 
 def test_malformed_entries_and_strangers_commands_are_skipped(deployment):
