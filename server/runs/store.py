@@ -210,14 +210,16 @@ class RunStore:
                        .values(test_accuracy=point["accuracy"], updated=time.time()))
 
     def history(self, run_id: str, points: int | None = None) -> tuple[list[dict], list[dict]]:
-        """(train, test) points in step order; train thinned evenly to about `points` if given."""
+        """(train, test) points in step order; train thinned evenly to about `points` if given.
+
+        The count and the rows come from one statement: points written meanwhile cannot shift the thinning."""
         with self.engine.connect() as db:
-            count = db.scalar(select(func.count()).select_from(train).where(train.c.run == run_id))
-            stride = max(1, -(-count // points)) if points else 1
             numbered = select(train.c.point, train.c.step,
-                              (func.row_number().over(order_by=train.c.step) - 1).label("i")
-                              ).where(train.c.run == run_id).subquery()
-            kept = db.scalars(select(numbered.c.point).where(or_(numbered.c.i % stride == 0, numbered.c.i == count - 1))
+                              (func.row_number().over(order_by=train.c.step) - 1).label("i"),
+                              func.count().over().label("count")).where(train.c.run == run_id).subquery()
+            stride = (numbered.c.count + points - 1) // points if points else 1  # rows exist: count >= 1
+            kept = db.scalars(select(numbered.c.point)
+                              .where(or_(numbered.c.i % stride == 0, numbered.c.i == numbered.c.count - 1))
                               .order_by(numbered.c.step))
             train_points = [json.loads(p) for p in kept]
             test_points = [json.loads(p) for p in db.scalars(select(test.c.point).where(test.c.run == run_id)
