@@ -29,10 +29,12 @@ from .protocol import Eval, Metrics, ModelChanged, PresetInfo, RunState
 from .routes import (checkpoint, classify, cost, errors, evaluation, health, images, layers, learn, models, pages,
                      run, runs, session, slide, ws)
 from .runs import Recorder, RunRecord, RunStore, checkpoint_path, import_runs, open_store
-from .security import LoopbackHostsOnly, SecurityHeaders, is_loopback
+from .security import NOTEBOOKS, LoopbackHostsOnly, SecurityHeaders, is_loopback
 from .settings import DEFAULT_MODEL, Settings
 from .summary import preset_summary
 from .train import TrainConfig
+from .watched.classifier import WatchedClassifier
+from .watched.local import LocalEnd, LocalPage
 from .worker import Worker, WorkerOptions
 
 
@@ -68,6 +70,13 @@ def follow_resumes(hub: Hub, store: RunStore) -> Callable[[Any], None]:
     return on_event
 
 
+def wire(app: FastAPI, hub: Hub, source: Any, store: RunStore, recorder: Recorder | None, classifier: Any) -> None:
+    """What the routes find on app.state, whichever the source of the run."""
+    hub.on_viewers = source.set_viewers
+    app.state.mirror, app.state.hub, app.state.worker = hub.mirror, hub, source
+    app.state.store, app.state.recorder, app.state.classifier = store, recorder, classifier
+
+
 @asynccontextmanager
 async def embedded(app: FastAPI, settings: Settings, options: WorkerOptions, store: RunStore) -> AsyncIterator[None]:
     """`convscope serve`: the trainer is this server's own child process; the run store is written here."""
@@ -95,10 +104,7 @@ async def embedded(app: FastAPI, settings: Settings, options: WorkerOptions, sto
 
     worker = Worker(dataclasses.replace(options, resume=last.id if last else None), on_event=on_event,
                     on_crash=hub.worker_lost)
-    hub.on_viewers = worker.set_viewers
-    app.state.mirror, app.state.hub, app.state.worker = mirror, hub, worker
-    app.state.store, app.state.recorder = store, recorder
-    app.state.classifier = LiveClassifier(mirror)
+    wire(app, hub, worker, store, recorder, LiveClassifier(mirror))
     await worker.start()
     try:
         yield
@@ -144,11 +150,8 @@ async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncI
 
     trainer = RemoteTrainer(settings.broker, on_event=on_event, on_crash=hub.worker_lost,
                             on_snapshot=on_snapshot, token=app.state.settings.token)
-    hub.on_viewers = trainer.set_viewers
     hub.elsewhere = lambda: trainer.elsewhere
-    app.state.mirror, app.state.hub, app.state.worker = mirror, hub, trainer
-    app.state.store, app.state.recorder = store, None
-    app.state.classifier = LiveClassifier(mirror)
+    wire(app, hub, trainer, store, None, LiveClassifier(mirror))
     await trainer.start()
     try:
         yield
@@ -156,22 +159,48 @@ async def split_web(app: FastAPI, settings: Settings, store: RunStore) -> AsyncI
         await trainer.stop()
 
 
-def create_app(settings: Settings | None = None, role: Literal["serve", "web"] = "serve") -> FastAPI:
-    """The embedded server (`serve`: it trains too), or a web server of a split deployment (`web`:
-    a trainer elsewhere, reached through settings.broker)."""
+@asynccontextmanager
+async def watched(app: FastAPI, settings: Settings, store: RunStore, page: LocalPage) -> AsyncIterator[None]:
+    """convscope.watch: the run is the user's own loop, in this process (server/watched/)."""
+    mirror = RunMirror(RunState(status="loading", model="a watched model", config={}, source="watch"), presets_info())
+    hub = Hub(mirror)
+    recorder = Recorder(store, settings.runs_dir.expanduser())
+
+    def on_event(message: Any) -> None:
+        recorder.record(message)
+        hub.publish(message)
+
+    source = LocalEnd(page, on_event)
+    wire(app, hub, source, store, recorder, WatchedClassifier(page))
+    await source.start()
+    try:
+        yield
+    finally:
+        await source.stop()
+        await asyncio.to_thread(recorder.close)
+
+
+def create_app(settings: Settings | None = None, role: Literal["serve", "web", "watch"] = "serve",
+               page: LocalPage | None = None) -> FastAPI:
+    """The embedded server (`serve`: it trains too), a web server of a split deployment (`web`:
+    a trainer elsewhere, reached through settings.broker), or the page of loops watched in this
+    process (`watch`, with their LocalPage: server/watched/)."""
     settings = settings or Settings()
     if role == "web" and not settings.broker:
         raise ValueError("a web server needs a broker (--broker redis://HOST:6379/0)")
-    if settings.token is None and role == "serve":  # secure by default: a random owner token for this start
+    if role == "watch" and page is None:
+        raise ValueError("the page of watched runs needs its LocalPage")
+    if settings.token is None and role != "web":  # secure by default: a random owner token for this start
         settings = settings.model_copy(update={"token": new_token()})
-    options = worker_options(settings)  # fails here, before serving, on an unknown model
+    options = worker_options(settings) if role == "serve" else None  # fails here, before serving, on an unknown model
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # a damaged SQLite file is set aside (store.problem); an unreachable PostgreSQL is waited for
-        store = await asyncio.to_thread(open_store, settings.store or Path(options.runs_dir) / "runs.db")
+        store = await asyncio.to_thread(open_store, settings.store or settings.runs_dir.expanduser() / "runs.db")
         try:
-            parts = split_web(app, settings, store) if role == "web" else embedded(app, settings, options, store)
+            parts = (split_web(app, settings, store) if role == "web" else watched(app, settings, store, page)
+                     if role == "watch" else embedded(app, settings, options, store))
             async with parts:
                 yield
         finally:
@@ -184,7 +213,8 @@ def create_app(settings: Settings | None = None, role: Literal["serve", "web"] =
     app.state.settings = settings
     app.state.limits = rate_limits(settings)  # counted in Redis when a broker is given (server/limits.py)
     errors.install(app)
-    app.add_middleware(SecurityHeaders)  # and no CORS middleware: other sites may not read replies
+    # no CORS middleware: other sites may not read replies; a watched run's page may show in a notebook
+    app.add_middleware(SecurityHeaders, framed_by=NOTEBOOKS if role == "watch" else None)
     if is_loopback(settings.host):
         app.add_middleware(LoopbackHostsOnly)  # no DNS rebinding
     for module in (health, session, run, runs, models, layers, images, checkpoint, ws, pages, cost, learn, classify,

@@ -70,6 +70,8 @@ class RunState(Wire):
     probe: ProbeImage | None = None  # the test image probes run on (None until data is loaded)
     dataset: DatasetInfo | None = None  # None until data is loaded
     run_id: str | None = None  # the run in the run store (GET /api/runs); None until one starts
+    source: Literal["trainer", "watch"] = "trainer"  # convscope's own trainer, or a loop of the user's (convscope.watch)
+    control: bool = True  # the page may pause it and change it (a watched loop only if its script allows)
 
 
 class MetricPoint(Wire):

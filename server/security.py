@@ -1,8 +1,8 @@
 """What every response carries, and which pages may open the websocket.
 
 - Security headers on every HTTP response: a content security policy the page passes (it has no
-  inline scripts or styles: everything comes from /static), no MIME sniffing, no framing, no
-  referrer to other sites. The interactive API docs (/docs, /redoc) load Swagger's scripts from a
+  inline scripts or styles: everything comes from /static), no MIME sniffing, no framing (but for a
+  watched run's page, which notebooks on this machine may frame), no referrer to other sites. The interactive API docs (/docs, /redoc) load Swagger's scripts from a
   CDN, so they get the other headers but not the policy.
 - The websocket refuses a browser page of another origin (cross-site websocket hijacking: a page
   on any site could otherwise open ws://127.0.0.1:8000/ws from a visitor's browser). Browsers
@@ -27,6 +27,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
            (b"referrer-policy", b"same-origin")]
 NO_POLICY = ("/docs", "/redoc")  # Swagger UI and ReDoc: inline scripts and a CDN
+# who may show the page of a watched run in a frame: notebooks on this machine (Jupyter, VS Code)
+NOTEBOOKS = ("'self' http://localhost:* http://127.0.0.1:* http://[::1]:* https://localhost:* "
+             "https://127.0.0.1:* vscode-webview:")
 
 log = logging.getLogger("convscope.security")
 
@@ -73,18 +76,22 @@ class LoopbackHostsOnly:
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (no buffering: streamed files stay streamed)."""
+    """Pure ASGI middleware (no buffering: streamed files stay streamed). `framed_by`: the
+    frame-ancestors sources that may show the page in a frame; none: no page may."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, framed_by: str | None = None) -> None:
         self.app = app
+        self.headers = list(HEADERS) if framed_by is None else [h for h in HEADERS if h[0] != b"x-frame-options"]
+        self.policy = (CSP if framed_by is None else CSP.replace("frame-ancestors 'none'",
+                                                                  f"frame-ancestors {framed_by}")).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(HEADERS)
+        extra = list(self.headers)
         if not scope["path"].startswith(NO_POLICY):
-            extra.append((b"content-security-policy", CSP.encode()))
+            extra.append((b"content-security-policy", self.policy))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -96,6 +96,18 @@ def decode_image(data: bytes, fmt: InputFormat = CIFAR10) -> Decoded:
     return Decoded(pixels=np.ascontiguousarray(pixels), format=kind, mode=stored_mode, crop=crop, notes=notes)
 
 
+def decode_whole(data: bytes) -> tuple[Image.Image, Decoded]:
+    """The whole image in `data`, upright, as 8-bit sRGB RGB on white, for a model's own
+    preprocessing (convscope.watch), and what was done to it; raises ImageError."""
+    image, notes, orientation = open_upload(data)
+    kind, stored_mode = str(image.format), image.mode
+    image, icc = load_upright(image, orientation, notes)
+    image = _to_srgb(_on_white(_eight_bit(image, data, notes), notes), icc, notes)  # gray becomes RGB
+    width, height = image.size
+    crop = Crop(width=width, height=height, left=0, top=0, size=max(width, height))
+    return image, Decoded(pixels=np.asarray(image), format=kind, mode=stored_mode, crop=crop, notes=notes)
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
     """(H, W, 3) RGB or (H, W, 1) gray uint8 as a PNG file."""
     out = io.BytesIO()

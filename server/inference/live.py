@@ -241,6 +241,9 @@ class LiveClassifier:
             run, weights = self.mirror.run, self.mirror.weights
             if run.status == "loading":
                 raise NotReady(409, "the worker is still loading the data; try again when it is ready")
+            if run.source == "watch":
+                raise NotReady(409, "this run is a model watched in its own script (convscope.watch): uploads are "
+                                    "classified by the page that script serves, not through the broker")
             if weights is not None and weights.spec == self.mirror.spec:
                 return weights
             if time.monotonic() > deadline:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from ..access import is_owner
+from ..deps import MirrorDep
+from ..watched.session import VIEW_ONLY
 from ..protocol import SessionInfo
 
 router = APIRouter(prefix="/api/session", tags=["session"])
@@ -15,6 +17,8 @@ VIEWER = "view only: the owner controls this run"
 
 
 @router.get("", response_model=SessionInfo)
-def session(request: Request) -> SessionInfo:
+def session(request: Request, mirror: MirrorDep) -> SessionInfo:
+    if not mirror.run.control:  # a watched loop whose script allows no control: nobody owns it here
+        return SessionInfo(owner=False, message=VIEW_ONLY)
     owner = is_owner(request)
     return SessionInfo(owner=owner, message=OWNER if owner else VIEWER)

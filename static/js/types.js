@@ -24,6 +24,8 @@
  * @property {"bf16"|"fp32"} precision
  * @property {{index: number, label: string}|null} [probe]  the test image probes run on
  * @property {string|null} [run_id]   the run in the run store (GET /api/runs)
+ * @property {"trainer"|"watch"} [source]   convscope's own trainer, or a loop watched in its script (convscope.watch)
+ * @property {boolean} [control]   whether the page may pause and change the run
  * @property {DatasetInfo} [dataset]  what it trains on
  *
  * @typedef {object} DatasetInfo     the run's dataset (server/protocol.py DatasetInfo)

@@ -92,6 +92,7 @@ export class ControlsView {
       this.el.conn.textContent = connection.state === "open" ? "live" : connection.state;
     }
     if (topics.has("run") && run) {
+      document.body.classList.toggle("watched", run.source === "watch");
       this.el.pill.dataset.status = run.status;
       this.el.pill.textContent = run.status;
       this.el.model.textContent = run.model;
