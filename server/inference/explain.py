@@ -22,6 +22,7 @@ The model runs in eval mode (batchnorm's running statistics, no dropout) and is 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,14 +51,33 @@ class Classification:
 def gradcam_layer(model: nn.Module) -> int | None:
     """The last conv-bearing top-level layer, or the activation / norm right after it (its maps
     as the classifier sees them); None when there is no such layer with spatial maps."""
-    spec = model.spec
-    convs = [i for i, layer in enumerate(spec) if layer["type"] in HAS_CONV]
-    if not convs:
+    return gradcam_index([layer["type"] for layer in model.spec])
+
+
+def gradcam_index(types: Sequence[str], convs: Collection[str] = HAS_CONV) -> int | None:
+    """The last of `types` in `convs`, or the last of the ELEMENTWISE run right after it; None without one."""
+    found = [i for i, kind in enumerate(types) if kind in convs]
+    if not found:
         return None
-    i = convs[-1]
-    while i + 1 < len(spec) and spec[i + 1]["type"] in ELEMENTWISE:
+    i = found[-1]
+    while i + 1 < len(types) and types[i + 1] in ELEMENTWISE:
         i += 1
     return i
+
+
+def gradcam_map(maps: torch.Tensor, grads: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Grad-CAM of one image: (C, h, w) maps weighed by the means of their score gradients (C, h, w),
+    the positive part scaled up to `size`, (H, W) in [0, 1]."""
+    weights = grads.mean((1, 2))  # (C,): how much each map raises the class score
+    cam = F.relu((weights[:, None, None] * maps).sum(0))  # (h, w)
+    cam = F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return _unit(cam.clamp_min(0))
+
+
+def saliency_map(input_grad: torch.Tensor) -> torch.Tensor:
+    """The plain saliency of one image's score gradient (C, H, W): its magnitude, largest over the
+    channels, (H, W) in [0, 1]."""
+    return _unit(input_grad.abs().amax(0))
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -104,15 +124,10 @@ def classify(model: nn.Module, pixels: np.ndarray | torch.Tensor, fmt: InputForm
     finally:
         if was_training:
             model.train()
-    size = x.shape[-2:]
-    saliency = _unit(score_grads[0][0].abs().amax(0)).detach() if gradient else None  # (H, W)
+    saliency = saliency_map(score_grads[0][0]).detach() if gradient else None  # (H, W)
     cam = None
     if cam_at is not None:
-        maps, grads = outputs[cam_at][0].detach().float(), score_grads[-1][0].float()  # (C, h, w)
-        weights = grads.mean((1, 2))  # (C,): how much each map raises the class score
-        cam = F.relu((weights[:, None, None] * maps).sum(0))  # (h, w)
-        cam = F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-        cam = _unit(cam.clamp_min(0))
+        cam = gradcam_map(outputs[cam_at][0].detach().float(), score_grads[-1][0].float(), x.shape[-2:])
     by_layer: list[torch.Tensor | None] | None = None
     if layer_grads:
         by_layer = [None] * len(outputs)
