@@ -3,7 +3,6 @@
     layers = layer_table(model, probe)               # every leaf module the forward pass calls
     layers = layer_table(model, probe, ["layer1", "fc"])   # or those named, blocks included
     layers[0].row                                    # a LayerRow: the page's layer table
-    display_pixels(probe[0])                         # (H, W, C) uint8, to show a normalised image
 
 One forward pass of the probe's first image (eval mode, no gradients) with forward hooks records
 each module's output shape and, for the MACs of a named block, those of the conv and fc layers
@@ -19,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -197,15 +195,3 @@ def hooked(hooks: Iterable[tuple[nn.Module, Callable[..., Any]]]) -> Iterator[No
     finally:
         for handle in handles:
             handle.remove()
-
-
-def display_pixels(x: torch.Tensor) -> np.ndarray:
-    """A normalised (C, H, W) image as (H, W, C) uint8: min-max scaled (the normalisation is the
-    user's own), C 1 or 3; other channel counts show their first channel, (H, W, 1). Constant: grey."""
-    if x.dim() != 3:
-        raise ValueError(f"display_pixels takes one (C, H, W) image, not shape {tuple(x.shape)}")
-    x = x.detach().float().cpu()
-    x = x if x.shape[0] in (1, 3) else x[:1]
-    lo, hi = (t.item() for t in torch.aminmax(x))
-    scaled = (x - lo) * (255 / (hi - lo)) if hi > lo else torch.full_like(x, 128.0)
-    return scaled.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()

@@ -37,7 +37,7 @@ from ..protocol import (DatasetInfo, Eval, MetricPoint, ModelChanged, ProbeImage
 from ..runs.files import new_run_id
 from ..worker.outbox import Outbox
 from ..worker.predictions import predictions
-from .layers import WatchedLayer
+from .layers import WatchedLayer, evaluating, model_device
 from .pixels import ProbeFormat
 from .probe import capture, probe_frame
 
@@ -205,14 +205,8 @@ class Watch:
 
     def _predict(self) -> None:
         shown = list(range(min(PREDICTED, len(self.probe))))
-        device = _device(self.model)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                probs = self.model(self.probe[shown].to(device)).float().softmax(1).cpu()
-        finally:
-            self.model.train(was_training)
+        with evaluating(self.model), torch.no_grad():
+            probs = self.model(self.probe[shown].to(model_device(self.model))).float().softmax(1).cpu()
         self.outbox.send(predictions(probs, shown, np.array(self.labels), self.classes, self.step))
 
     def _wait_while_paused(self) -> None:
@@ -321,7 +315,7 @@ class Watch:
         return RunState(
             status=self.status, model=self.name, config=config, step=self.step, epoch=self.epoch,
             images_seen=self.images, seconds=self.seconds, images_per_second=self.images_per_second,
-            message=self.message, device=str(_device(self.model)), precision="fp32", control=self.control,
+            message=self.message, device=str(model_device(self.model)), precision="fp32", control=self.control,
             source="watch", probe=ProbeImage(index=self.probe_index, label=self.classes[label] if label is not None else "?"),
             dataset=DatasetInfo(source=f"convscope.watch: {self.name}", train_size=0, test_size=len(self.probe),
                                 channels=channels, height=height, width=width, classes=self.classes),
@@ -341,7 +335,3 @@ def _number(value: Any) -> float:
     if value is None:
         return math.nan
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters(), torch.empty(0)).device

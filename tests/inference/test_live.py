@@ -30,7 +30,7 @@ def weights() -> Weights:
 
 @pytest.fixture
 def classifier(weights: Weights) -> LiveClassifier:
-    mirror = SimpleNamespace(run=SimpleNamespace(status="training"), weights=weights, spec=weights.spec,
+    mirror = SimpleNamespace(run=SimpleNamespace(status="training", source="trainer"), weights=weights, spec=weights.spec,
                              features=None, train_set=None)  # no feature index yet
     return LiveClassifier(mirror)
 
@@ -84,7 +84,7 @@ def test_the_rest_of_a_kept_upload_comes_once_each(classifier, weights):
 
 def test_a_claim_that_came_to_nothing_may_be_asked_again(classifier, weights):
     first = classifier.run(DATA, weights, parts=asked())
-    classifier.mirror = SimpleNamespace(run=SimpleNamespace(status="loading"), weights=None, spec=weights.spec)
+    classifier.mirror = SimpleNamespace(run=SimpleNamespace(status="loading", source="trainer"), weights=None, spec=weights.spec)
 
     async def main():
         with pytest.raises(Exception, match="still loading the data"):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from convscope.watched.layers import display_pixels, layer_table, pick_layers
+from convscope.watched.layers import layer_table, pick_layers
 
 
 def rows(layers):
@@ -155,14 +154,3 @@ def test_grouped_convs_and_unknown_types():
 def test_a_cuda_model_takes_a_cpu_probe(lenet):
     layers = layer_table(lenet.cuda(), torch.randn(1, 1, 28, 28))
     assert layers[0].row.output_shape == (6, 28, 28) and len(layers) == 13
-
-
-def test_display_pixels_scales_each_image_to_its_range():
-    x = torch.tensor([[[-1.0, 0.0], [1.0, 3.0]]]).repeat(3, 1, 1)  # (3, 2, 2): -1 -> 0, 3 -> 255
-    x[2] = 1.0
-    got = display_pixels(x)
-    assert got.dtype == np.uint8 and got.shape == (2, 2, 3)
-    assert got[..., 0].tolist() == [[0, 64], [128, 255]] and (got[..., 2] == 128).all()  # 255 * 2 / 4 = 127.5
-    assert display_pixels(torch.full((1, 4, 5), 0.3)).tolist() == np.full((4, 5, 1), 128).tolist()
-    five = torch.arange(5 * 4.0).reshape(5, 2, 2)  # 5 channels: the first, in grey
-    assert display_pixels(five)[..., 0].tolist() == [[0, 85], [170, 255]] and display_pixels(five).shape == (2, 2, 1)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from convscope.protocol import MAX_PROBE_BYTES, ProbeSource, decode_probe
-from convscope.watched.layers import display_pixels, layer_table
+from convscope.watched.layers import layer_table
+from convscope.watched.pixels import ProbeFormat
 from convscope.watched.probe import capture, probe_frame
 
 SOURCE = ProbeSource(source="test", index=0)
@@ -135,7 +136,7 @@ def test_a_lenet_frame_holds_every_layer_and_its_filters(lenet):
     layers = layer_table(lenet, x)
     image = x[:1]
     cap = capture(lenet, layers, image, target=int(y[0]))
-    pixels = display_pixels(image[0])
+    pixels = ProbeFormat.of(image).pixels(image)[0]
     got = blobs(probe_frame(layers, cap, pixels, 7, SOURCE))
     assert {layer for layer, _ in got} == set(range(-1, 13))
     blob, raw = got[-1, "input"]
@@ -167,7 +168,7 @@ def test_colour_filters_and_no_filter_gradients_before_a_step():
     layers = layer_table(model, x)
     cap = capture(model, layers, x, gradcam=True)
     assert cap.gradcam.shape == (96, 96) and layers[cap.gradcam_layer].name == "2"
-    got = blobs(probe_frame(layers, cap, display_pixels(x[0]), 0, SOURCE))
+    got = blobs(probe_frame(layers, cap, ProbeFormat.of(x).pixels(x)[0], 0, SOURCE))
     assert got[-1, "input"][0].height == 96 and got[-1, "input"][0].channels == 3
     blob, values = got[0, "filter"]  # the first conv takes RGB: one colour tile per filter
     assert (blob.count, blob.height, blob.width, blob.channels) == (4, 3, 3, 3)
@@ -211,7 +212,7 @@ def test_a_wide_model_gets_fewer_tiles_and_fits_the_frame():
     F.cross_entropy(model(x), torch.tensor([1])).backward()
     layers = layer_table(model, x)
     cap = capture(model, layers, x[:1])
-    frame = probe_frame(layers, cap, display_pixels(x[0]), 0, SOURCE)
+    frame = probe_frame(layers, cap, ProbeFormat.of(x).pixels(x)[0], 0, SOURCE)
     header, _ = decode_probe(frame)
     assert len(frame) <= MAX_PROBE_BYTES
     counts = {(b.layer, b.kind): b.count for b in header.blobs}
@@ -225,7 +226,7 @@ def test_when_even_one_tile_each_is_too_much_gradients_of_filters_go_first():
     F.cross_entropy(model(x), torch.tensor([1])).backward()
     layers = layer_table(model, x)
     cap = capture(model, layers, x)
-    frame = probe_frame(layers, cap, display_pixels(x[0]), 0, SOURCE, budget=7_000)
+    frame = probe_frame(layers, cap, ProbeFormat.of(x).pixels(x)[0], 0, SOURCE, budget=7_000)
     header, _ = decode_probe(frame)
     kinds = [b.kind for b in header.blobs]
     assert len(frame) <= 7_000
