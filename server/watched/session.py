@@ -304,7 +304,7 @@ class Watch:
 
     # -- what the page is told ---------------------------------------------------------------
     def run_state(self) -> RunState:
-        config: dict[str, Any] = {"batch_size": self.images and self.images // max(self.step, 1)}
+        config: dict[str, Any] = {"batch_size": self.images // self.step} if self.images and self.step else {}
         if self.optimizer is not None:
             config["optimizer"] = type(self.optimizer).__name__.lower()
             config["lr"] = self.changes.get("lr", self._lr())
