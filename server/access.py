@@ -53,12 +53,12 @@ def require_owner(conn: HTTPConnection) -> None:
         raise ApiError(403, "refused: this command comes from a page of another site")
     given = presented_token(conn)
     if not given:
-        raise ApiError(401, "only the owner can change the run: open the address `convscope serve` printed "
+        raise ApiError(401, "only the owner can change the run: open the owner's address convscope printed "
                             "(with ?token=...), or send the header Authorization: Bearer TOKEN",
                        headers={"WWW-Authenticate": "Bearer"})
     if not token_matches(given, conn.app.state.settings.token):
         raise ApiError(403, "the token is wrong: only the owner can change the run (the token is in the "
-                            "address `convscope serve` printed)")
+                            "owner's address convscope printed)")
 
 
 OwnerDep = Depends(require_owner)

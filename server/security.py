@@ -28,8 +28,7 @@ HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"
            (b"referrer-policy", b"same-origin")]
 NO_POLICY = ("/docs", "/redoc")  # Swagger UI and ReDoc: inline scripts and a CDN
 # who may show the page of a watched run in a frame: notebooks on this machine (Jupyter, VS Code)
-NOTEBOOKS = ("'self' http://localhost:* http://127.0.0.1:* http://[::1]:* https://localhost:* "
-             "https://127.0.0.1:* vscode-webview:")
+NOTEBOOKS = "'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:* vscode-webview:"
 
 log = logging.getLogger("convscope.security")
 

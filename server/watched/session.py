@@ -77,6 +77,7 @@ class Watch:
         self.closed = threading.Event()
         self.step, self.epoch, self.seconds, self.images = 0, 0.0, 0.0, 0
         self.images_per_second = 0.0
+        self.batch_size = 0  # the last one logged
         self.last_log: float | None = None
         self.probe_at = 0.0  # perf_counter time after which the next probe may run
         self.predicted_at = -math.inf
@@ -165,14 +166,16 @@ class Watch:
                                f"shown as step {self.step + 1}")
             step = self.step + 1
         self.step, self.images = step, self.images + (batch_size or 0)
+        self.batch_size = batch_size or self.batch_size
         self.epoch = float(epoch) if epoch is not None else self.epoch
         point = MetricPoint(step=step, epoch=self.epoch, loss=_number(loss), accuracy=_number(accuracy),
                             lr=self._lr(), batch_size=batch_size or 0, images_per_second=self.images_per_second,
                             seconds=self.seconds, time=time.time())
         self.outbox.metric(point)
         if not math.isfinite(point.loss) and "nan" not in self.warned:
-            self._warn("nan", f"the loss logged at step {step} is {point.loss}: training has diverged")
-            self.message = f"the loss logged at step {step} is {point.loss}: training has diverged"
+            told = f"the loss logged at step {step} is {point.loss}: training has diverged"
+            self._warn("nan", told)
+            self.message = told if self.control else f"{told}; {VIEW_ONLY}"
             self.publish()
         if self.changes:
             self._write_changes()
@@ -304,7 +307,7 @@ class Watch:
 
     # -- what the page is told ---------------------------------------------------------------
     def run_state(self) -> RunState:
-        config: dict[str, Any] = {"batch_size": self.images // self.step} if self.images and self.step else {}
+        config: dict[str, Any] = {"batch_size": self.batch_size} if self.batch_size else {}
         if self.optimizer is not None:
             config["optimizer"] = type(self.optimizer).__name__.lower()
             config["lr"] = self.changes.get("lr", self._lr())

@@ -58,8 +58,8 @@ def watch(model: nn.Module, probe: torch.Tensor, labels: Sequence[int] | torch.T
           classes: Sequence[str] | None = None, *, optimizer: torch.optim.Optimizer | None = None,
           control: bool = False, layers: Sequence[str] | None = None,
           preprocess: Callable[[Any], torch.Tensor] | None = None, name: str | None = None,
-          host: str = "127.0.0.1", port: int = 8000, broker: str | None = None, probe_hz: float = 2.0,
-          runs_dir: str | Path | None = None, show: bool = True) -> Watch | Idle:
+          host: str = "127.0.0.1", port: int = 8000, broker: str | None = None, store: str | None = None,
+          probe_hz: float = 2.0, runs_dir: str | Path | None = None, show: bool = True) -> Watch | Idle:
     """Show `model` learning, live: start (or join) the page and return the Watch to log to.
 
     probe: a few inputs (N, C, H, W), normalised as the loop's own batches; the page shows them and
@@ -68,7 +68,8 @@ def watch(model: nn.Module, probe: torch.Tensor, labels: Sequence[int] | torch.T
       with control=True, the page may pause the loop and change its learning rate and momentum.
     layers: the modules to show by qualified name (default: every leaf module that runs).
     preprocess: a PIL image -> input tensor, for uploads (default: resized and normalised as the probe).
-    broker: a split deployment's Redis: its web servers show the run instead of this process.
+    broker: a split deployment's Redis: its web servers show the run instead of this process; store:
+      that deployment's run database (its --store), where this process then records the run.
     show: print the page's address (and in Jupyter show the page inline)."""
     if _rank() != 0:
         return Idle()
@@ -89,17 +90,7 @@ def watch(model: nn.Module, probe: torch.Tensor, labels: Sequence[int] | torch.T
     name = name or type(model).__name__
     options = dict(name=name, optimizer=optimizer, control=control, probe_hz=probe_hz, preprocess=preprocess)
     if broker:
-        from ..bus.source import TrainerLink
-
-        link = TrainerLink(broker)
-        link.start()
-        outbox = Outbox(link.events)
-        outbox.start()
-        viz = Watch(model, probe, labels, classes, table, outbox, link.commands, **options)
-        viz.on_close = link.close
-        if show:
-            print(f"convscope.watch: {name} is shown by the web servers of {broker.split('@')[-1]}", file=sys.stderr)
-        return viz
+        return joined(model, probe, labels, classes, table, broker, store, runs_dir, show, **options)
     settings = Settings(host=host, port=port, runs_dir=Path(runs_dir) if runs_dir else Settings().runs_dir)
     page = LocalPage.start(settings)
     page.release()
@@ -112,6 +103,40 @@ def watch(model: nn.Module, probe: torch.Tensor, labels: Sequence[int] | torch.T
     return viz
 
 
+def joined(model: nn.Module, probe: torch.Tensor, labels: torch.Tensor | None, classes: list[str], table: list,
+           broker: str, store: str | None, runs_dir: str | Path | None, show: bool, **options: Any) -> Watch:
+    """The run sent to a split deployment's broker (server/bus/source.py), and recorded in its
+    store when one is given, as `convscope trainer` records its own."""
+    from ..bus.broker import shown_url
+    from ..bus.source import TrainerLink
+    from ..runs import Recorder, open_store
+
+    recorder = None
+    if store:
+        database = open_store(store)
+        recorder = Recorder(database, Path(runs_dir) if runs_dir else Settings().runs_dir)
+        link = TrainerLink(broker, record=recorder.record, store_problem=lambda: recorder.problem)
+    else:
+        link = TrainerLink(broker)
+    link.start()
+    outbox = Outbox(link.events)
+    outbox.start()
+    viz = Watch(model, probe, labels, classes, table, outbox, link.commands, **options)
+
+    def close() -> None:
+        link.close()
+        if recorder is not None:
+            recorder.close()
+            database.close()
+
+    viz.on_close = close
+    if show:
+        kept = "" if store else " (its history is not recorded: give store= the deployment's database)"
+        print(f"convscope.watch: {viz.name} is shown by the web servers of {shown_url(broker)}{kept}",
+              file=sys.stderr, flush=True)
+    return viz
+
+
 def announce(page: LocalPage, name: str) -> None:
     """The page's address: printed, and in a notebook the page itself, inline."""
     print(f"convscope.watch: {name} is live at {page.owner_url}", file=sys.stderr, flush=True)
@@ -120,7 +145,10 @@ def announce(page: LocalPage, name: str) -> None:
         return
     from IPython.display import HTML, IFrame, display
 
-    display(IFrame(page.owner_url, width="100%", height=720),
+    # a notebook at http://localhost:8888 and a frame at 127.0.0.1 are two sites: the owner's cookie
+    # (SameSite) would not reach the frame
+    framed = page.owner_url.replace("http://127.0.0.1:", "http://localhost:", 1)
+    display(IFrame(framed, width="100%", height=720),
             HTML(f'<a href="{page.owner_url}" target="_blank" rel="noopener">open {name} in a tab of its own</a>'))
 
 

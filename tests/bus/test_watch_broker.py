@@ -16,8 +16,9 @@ def test_a_watched_loop_is_shown_and_steered_by_the_web_servers(tmp_path, redis_
     probe, labels = next(batches(seed=1, size=8))
     with Deployment(tmp_path, redis_server.url, image_folder) as d:
         a = d.web()
+        runs = tmp_path / "runs"  # the web servers' (Deployment's) runs folder and database
         viz = convscope.watch(model, probe, labels, CLASSES, optimizer=opt, control=True, broker=redis_server.url,
-                              name="my lenet", show=False)
+                              store=f"sqlite:///{runs / 'runs.db'}", runs_dir=runs, name="my lenet", show=False)
         loop = Loop(viz, model, opt, rest=0.01)  # the web servers' processes need the CPU too
         try:
             run = d.wait(a, lambda r: r.get("source") == "watch" and r["step"] >= 20)
@@ -36,6 +37,8 @@ def test_a_watched_loop_is_shown_and_steered_by_the_web_servers(tmp_path, redis_
             assert b.http.post("/api/run/resume").json()["ok"]
             d.wait(a, lambda r: r["step"] > held + 5)
             assert opt.param_groups[0]["lr"] == 0.003
+            stored = [p["step"] for p in b.http.get(f"/api/runs/{viz.run_id}/history").json()["train"]]
+            assert stored[0] == 1 and stored == list(range(1, len(stored) + 1))  # recorded by the script
             answer = a.http.post("/api/classify", content=png_bytes(), headers={"content-type": "image/png"})
             assert answer.status_code == 409 and "convscope.watch" in answer.json()["detail"]
         finally:

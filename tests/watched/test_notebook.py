@@ -92,7 +92,8 @@ viz.close()
 print("closed")
 """
 
-IFRAME = re.compile(r'<iframe\b[^>]*\ssrc="(http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))"')
+# the frame is addressed as localhost, the usual notebook's own site: its owner cookie (SameSite) then reaches it
+IFRAME = re.compile(r'<iframe\b[^>]*\ssrc="http://localhost:(\d+)/\?token=([\w-]+)"')
 
 
 @pytest.fixture
@@ -121,7 +122,8 @@ def shown(cell) -> tuple[str, int]:
     and printed that address: the address and its port."""
     frames = [m for h in html(cell) for m in IFRAME.finditer(h)]
     assert len(frames) == 1, cell.outputs
-    url, port = frames[0].group(1), int(frames[0].group(2))
+    port, token = int(frames[0].group(1)), frames[0].group(2)
+    url = f"http://127.0.0.1:{port}/?token={token}"
     assert any(f'<a href="{url}"' in h and 'target="_blank"' in h for h in html(cell)), cell.outputs
     assert f"is live at {url}" in texts(cell, "stderr")
     return url, port
