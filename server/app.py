@@ -177,7 +177,7 @@ async def watched(app: FastAPI, settings: Settings, store: RunStore, page: Local
         yield
     finally:
         await source.stop()
-        await asyncio.to_thread(recorder.close)
+        recorder.close()  # not in a thread: this may run in the interpreter's exit, its executors shut down
 
 
 def create_app(settings: Settings | None = None, role: Literal["serve", "web", "watch"] = "serve",

@@ -14,6 +14,7 @@ The port asked for is tried first; if it is taken the page says so and takes a f
 from __future__ import annotations
 
 import asyncio
+import atexit
 import errno
 import logging
 import queue
@@ -42,7 +43,8 @@ class LocalEnd(QueueEnd):
         super().__init__(on_event)
         self.page = page
         self.commands, self.events = page.commands, page.events
-        self.reader: asyncio.Task | None = None
+        self.reader: threading.Thread | None = None
+        self.reading = False
 
     @property
     def alive(self) -> bool:
@@ -54,18 +56,31 @@ class LocalEnd(QueueEnd):
         return f"{self.what} has ended: its script closed the run"
 
     async def start(self) -> None:
-        self.reader = asyncio.create_task(self._read_events(), name="convscope-watch-reader")
+        """Read the events in a thread of its own (not the loop's executor, which is shut down
+        before the interpreter's exit handlers run: the run's last events are read then too)."""
+        loop = asyncio.get_running_loop()
+        self.reading = True
+        self.reader = threading.Thread(target=self._read_events, args=(loop,), name="convscope-watch-reader",
+                                       daemon=True)
+        self.reader.start()
 
     async def stop(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
+        self.reading = False
 
-    async def _read_events(self) -> None:
-        while True:
-            for event in await asyncio.to_thread(_read, self.events):
-                self._dispatch(event)
-            if not self.alive:
-                self._fail_replies(self.gone)
+    def _read_events(self, loop: asyncio.AbstractEventLoop) -> None:
+        while self.reading:
+            events = _read(self.events)
+            try:
+                if events:
+                    loop.call_soon_threadsafe(self._dispatch_all, events)
+                elif not self.alive:
+                    loop.call_soon_threadsafe(self._fail_replies, self.gone)
+            except RuntimeError:  # the loop has closed: the server is gone
+                return
+
+    def _dispatch_all(self, events: list[Any]) -> None:
+        for event in events:
+            self._dispatch(event)
 
 
 class LocalPage:
@@ -87,6 +102,7 @@ class LocalPage:
         if cls.current is None or not cls.current.serving:
             page = cls(settings)
             page._serve()
+            atexit.register(page.release_and_stop)  # before the daemon threads die: the run's end is written
             cls.current = page
         return cls.current
 
@@ -107,9 +123,7 @@ class LocalPage:
     def release(self) -> None:
         """Close the watch shown so far (a new one follows), and forget the commands sent to it."""
         before, self.watch = self.watch, None
-        if before is not None and not before.closed.is_set():
-            log.warning("convscope.watch: a new watch() replaces the run %s on the page: it is closed",
-                        before.run_id)
+        if before is not None:
             before.close()
         while True:
             try:
@@ -117,11 +131,21 @@ class LocalPage:
             except queue.Empty:
                 break
 
+    def release_and_stop(self) -> None:
+        """The process ends: its run is over, and the page stops once the run database is written."""
+        self.release()
+        self.stop()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving (its run database written first)."""
+        deadline = time.monotonic() + timeout  # what the last run sent is read (and recorded) first
+        while not self.events.empty() and self.serving and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # and handed to the event loop
         if self.server is not None:
             self.server.should_exit = True
             self.thread.join(timeout)
+        atexit.unregister(self.release_and_stop)
         if LocalPage.current is self:
             LocalPage.current = None
 

@@ -93,6 +93,8 @@ def watch(model: nn.Module, probe: torch.Tensor, labels: Sequence[int] | torch.T
         return joined(model, probe, labels, classes, table, broker, store, runs_dir, show, **options)
     settings = Settings(host=host, port=port, runs_dir=Path(runs_dir) if runs_dir else Settings().runs_dir)
     page = LocalPage.start(settings)
+    if page.watch is not None and not page.watch.closed.is_set():
+        log.warning("convscope.watch: a new watch() replaces the run %s on the page: it is closed", page.watch.run_id)
     page.release()
     outbox = Outbox(page.events)
     outbox.start()

@@ -6,6 +6,9 @@ import io
 import logging
 import math
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -189,3 +192,23 @@ def test_only_rank_0_reports(page, monkeypatch):
     assert viz.url is None and LocalPage.current is None
     viz.log(1, loss=1.0)  # does nothing
     viz.close()
+
+
+SCRIPT_WITHOUT_CLOSE = """
+import sys, torch
+from torch import nn
+import convscope
+model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+viz = convscope.watch(model, torch.randn(3, 1, 2, 2), [0, 1, 0], port=0, runs_dir=sys.argv[1])
+for step in range(1, 501):
+    viz.log(step, loss=1.0 / step)
+"""
+
+
+def test_a_script_that_ends_without_close_has_its_whole_run_recorded(tmp_path):
+    done = subprocess.run([sys.executable, "-c", SCRIPT_WITHOUT_CLOSE, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        assert db.execute("select status, step from runs").fetchall() == [("finished", 500)]
+        assert db.execute("select count(*), min(step), max(step) from train").fetchall() == [(500, 1, 500)]
