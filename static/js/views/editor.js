@@ -90,6 +90,8 @@ export class EditorView {
   update(topics) {
     // no layers yet: the worker has not built a network (still loading, or no data)
     if (!topics.has("layers") || !this.store.run || !this.store.layers.length) return;
+    // a model watched in its own script (convscope.watch) has no spec to edit: the editor is hidden
+    if (this.store.run.source === "watch") return;
     // the live network changed (or the page connected): follow it unless the person is editing
     if (this.source === null || (this.source.kind === "live" && !this.edited)) this.#load(LIVE);
     else if (this.edited) {

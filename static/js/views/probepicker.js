@@ -94,11 +94,13 @@ export class ProbePickerView {
     this.thumbsFor = this.testSize;
     const n = this.testSize;
     const picks = new Set();
-    if (n) {
+    if (n > THUMBS) {
       // one random image from each twelfth of the test set
-      while (picks.size < Math.min(THUMBS, n)) picks.add(Math.floor(((picks.size + Math.random()) * n) / THUMBS));
+      while (picks.size < THUMBS) picks.add(Math.floor(((picks.size + Math.random()) * n) / THUMBS));
     } else {
-      for (let i = 0; i < THUMBS; i++) picks.add(i); // size unknown: the first images always exist
+      // all of a small test set (a watched run's few probe images: the twelfths above would never
+      // find them all); size unknown: the first images always exist
+      for (let i = 0; i < (n || THUMBS); i++) picks.add(i);
     }
     const buttons = [...picks].map((index) => {
       const img = h("img", { attrs: { src: api.testImageUrl(index), alt: `test image ${index}`, width: "32", height: "32", loading: "lazy" } });
