@@ -315,8 +315,11 @@ class Watch:
                 config["momentum"] = self.changes.get("momentum", momentum)
         _, channels, height, width = self.probe.shape
         label = self.labels[self.probe_index] if self.labels is not None else None
+        status = self.status
+        if status in ("training", "paused") and not self.closed.is_set():  # as asked: the loop follows at its next log
+            status = "training" if self.resumed.is_set() else "paused"
         return RunState(
-            status=self.status, model=self.name, config=config, step=self.step, epoch=self.epoch,
+            status=status, model=self.name, config=config, step=self.step, epoch=self.epoch,
             images_seen=self.images, seconds=self.seconds, images_per_second=self.images_per_second,
             message=self.message, device=str(model_device(self.model)), precision="fp32", control=self.control,
             source="watch", probe=ProbeImage(index=self.probe_index, label=self.classes[label] if label is not None else "?"),
