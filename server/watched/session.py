@@ -11,7 +11,8 @@ queue in a thread of its own, so the page's commands are answered even while the
 over. Whatever changes the training (pause, the learning rate, momentum) is done by `log`, between
 two steps, in the user's thread, and only when `control` allows it.
 
-Costs: `log` only queues a point, unless a probe is due. Probes (one image through the model with
+Costs: `log` only appends a tuple to a deque (the command thread makes the points and sends them
+every SEND_EVERY seconds, in order with every other message), unless a probe is due. Probes (one image through the model with
 hooks, filters and gradients) and predictions on the probe images run in `log` only while someone
 watches, at most `probe_hz` times a second, and only as long as they stay under PROBE_SHARE of the
 user's own time; hooks are attached for the probe alone, and no tensor is kept past it.
@@ -24,6 +25,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +48,7 @@ log = logging.getLogger("convscope.watch")
 PROBE_SHARE = 0.03  # of the user's own time, at most, spent on probes and predictions
 PREDICTIONS_EVERY = 3.0  # seconds between predictions on the probe images
 PREDICTED = 16  # probe images predicted, at most
+SEND_EVERY = 0.1  # seconds between sends of the points logged
 CLOSE_TIMEOUT = 5.0  # seconds close() waits for what the page has not been sent yet
 NOT_HERE = "is not for a watched model: the script trains it"
 VIEW_ONLY = ("view only: the script did not allow control from the page (convscope.watch(..., "
@@ -83,8 +86,10 @@ class Watch:
         self.predicted_at = -math.inf
         self.probe_wanted = True  # a new viewer or probe image: probe at the next log
         self.warned: set[str] = set()
-        self.outbox.send(ModelChanged(name=name, spec=[], layers=[layer.row for layer in layers], run_id=self.run_id))
-        self.outbox.send(TestSet(images=self.pixels, labels=np.array(self.labels or [0] * len(self.probe)),
+        self.logged: deque[tuple] = deque()  # the points log() took, not sent yet (appended without a lock)
+        self.sending = threading.Lock()  # points and messages leave in order
+        self._send(ModelChanged(name=name, spec=[], layers=[layer.row for layer in layers], run_id=self.run_id))
+        self._send(TestSet(images=self.pixels, labels=np.array(self.labels or [0] * len(self.probe)),
                                  classes=classes))
         self.publish()
         self.listener = threading.Thread(target=self._listen, name="convscope-watch-commands", daemon=True)
@@ -132,7 +137,7 @@ class Watch:
         per_class = [float(confusion[c, c] / n) if n else 0.0 for c, n in enumerate(counts)]
         if test_accuracy is None:
             test_accuracy = float(np.trace(confusion) / counts.sum()) if counts.sum() else math.nan
-        self.outbox.send(Eval(step=self.step if step is None else step, epoch=self.epoch,
+        self._send(Eval(step=self.step if step is None else step, epoch=self.epoch,
                               loss=_number(test_loss), accuracy=_number(test_accuracy),
                               per_class=per_class, seconds=self.seconds, confusion=confusion.tolist()))
 
@@ -145,6 +150,7 @@ class Watch:
         self.closed.set()
         self.resumed.set()
         self.listener.join(2.0)
+        self._send()
         self.outbox.close()
         deadline = time.monotonic() + CLOSE_TIMEOUT  # all sent before a next watch on the same page starts
         while self.outbox.pending and time.monotonic() < deadline:
@@ -168,12 +174,11 @@ class Watch:
         self.step, self.images = step, self.images + (batch_size or 0)
         self.batch_size = batch_size or self.batch_size
         self.epoch = float(epoch) if epoch is not None else self.epoch
-        point = MetricPoint(step=step, epoch=self.epoch, loss=_number(loss), accuracy=_number(accuracy),
-                            lr=self._lr(), batch_size=batch_size or 0, images_per_second=self.images_per_second,
-                            seconds=self.seconds, time=time.time())
-        self.outbox.metric(point)
-        if not math.isfinite(point.loss) and "nan" not in self.warned:
-            told = f"the loss logged at step {step} is {point.loss}: training has diverged"
+        loss = _number(loss)
+        self.logged.append((step, self.epoch, loss, _number(accuracy), self._lr(), batch_size or 0,
+                            self.images_per_second, self.seconds, time.time()))  # made a MetricPoint in _send
+        if not math.isfinite(loss) and "nan" not in self.warned:
+            told = f"the loss logged at step {step} is {loss}: training has diverged"
             self._warn("nan", told)
             self.message = told if self.control else f"{told}; {VIEW_ONLY}"
             self.publish()
@@ -210,7 +215,7 @@ class Watch:
         shown = list(range(min(PREDICTED, len(self.probe))))
         with evaluating(self.model), torch.no_grad():
             probs = self.model(self.probe[shown].to(model_device(self.model))).float().softmax(1).cpu()
-        self.outbox.send(predictions(probs, shown, np.array(self.labels), self.classes, self.step))
+        self._send(predictions(probs, shown, np.array(self.labels), self.classes, self.step))
 
     def _wait_while_paused(self) -> None:
         self.status = "paused"
@@ -251,14 +256,15 @@ class Watch:
     def _listen(self) -> None:
         while not self.closed.is_set():
             try:
-                command: Command = self.commands.get(timeout=0.1)
+                command: Command = self.commands.get(timeout=SEND_EVERY)
             except queue.Empty:
+                self._send()  # the points logged meanwhile
                 continue
             try:
                 ok, message = self._command(command)
             except (ValueError, TypeError) as e:
                 ok, message = False, str(e)
-            self.outbox.send(Reply(command.id, ok, message, self.run_state()))
+            self._send(Reply(command.id, ok, message, self.run_state()))
 
     def _command(self, command: Command) -> tuple[bool, str]:
         kind, args = command.kind, command.args
@@ -327,8 +333,21 @@ class Watch:
                                 channels=channels, height=height, width=width, classes=self.classes),
             run_id=self.run_id)
 
+    def _send(self, message: Any = None) -> None:
+        """The points logged so far, then `message` if given, in that order whichever thread sends."""
+        with self.sending:
+            if self.logged:
+                points = []
+                while self.logged:
+                    step, epoch, loss, accuracy, lr, batch, ips, seconds, when = self.logged.popleft()
+                    points.append(MetricPoint(step=step, epoch=epoch, loss=loss, accuracy=accuracy, lr=lr,
+                                              batch_size=batch, images_per_second=ips, seconds=seconds, time=when))
+                self.outbox.metrics(points)
+            if message is not None:
+                self.outbox.send(message)
+
     def publish(self) -> None:
-        self.outbox.send(State(run=self.run_state()))
+        self._send(State(run=self.run_state()))
 
     def _warn(self, what: str, message: str) -> None:
         if what not in self.warned:

@@ -39,6 +39,10 @@ class Outbox:
         with self.lock:
             self.points.append(point)
 
+    def metrics(self, points: list[MetricPoint]) -> None:
+        with self.lock:
+            self.points.extend(points)
+
     def send(self, message: Any) -> None:
         """Queue a message that must arrive (after the metrics before it) and flush now."""
         with self.lock:
