@@ -1,6 +1,7 @@
 """A watched run: the user's own model and loop, sent to the page as convscope's trainer sends its own.
 
-    viz = Watch(model, probe, labels, classes, outbox, commands, optimizer=opt, control=True)
+    viz = Watch(model, probe, labels, classes, layer_table(model, probe), outbox, commands, name="lenet",
+                optimizer=opt, control=True)       # convscope.watch() makes one
     viz.log(step, loss=loss, accuracy=acc)      # after each optimizer step, in the user's thread
     viz.evaluate(test_loss=..., test_accuracy=..., predictions=logits, labels=y)
     viz.close()
@@ -12,10 +13,11 @@ over. Whatever changes the training (pause, the learning rate, momentum) is done
 two steps, in the user's thread, and only when `control` allows it.
 
 Costs: `log` only appends a tuple to a deque (the command thread makes the points and sends them
-every SEND_EVERY seconds, in order with every other message), unless a probe is due. Probes (one image through the model with
-hooks, filters and gradients) and predictions on the probe images run in `log` only while someone
-watches, at most `probe_hz` times a second, and only as long as they stay under PROBE_SHARE of the
-user's own time; hooks are attached for the probe alone, and no tensor is kept past it.
+every SEND_EVERY seconds, in order with every other message), unless a probe is due. Probes (one
+image through the model with hooks, filters and gradients) and predictions on the probe images run
+in `log` only while someone watches, at most `probe_hz` times a second, and only as long as they
+stay under PROBE_SHARE of the user's own time; hooks are attached for the probe alone, and no
+tensor is kept past it.
 """
 
 from __future__ import annotations
