@@ -30,6 +30,7 @@ def test_a_watched_loop_is_shown_and_steered_by_the_web_servers(tmp_path, redis_
             assert steps and steps == list(range(steps[0], steps[0] + len(steps)))
             assert a.http.post("/api/run/pause").json()["ok"]
             d.wait(b, lambda r: r["status"] == "paused")
+            d.wait(b, lambda r: viz.status == "paused")  # the loop waits in log() now (the step in flight ended)
             held = loop.step
             time.sleep(1.0)
             assert loop.step == held

@@ -90,6 +90,7 @@ def test_control_pauses_the_loop_and_writes_the_optimizer(page):
         until(lambda: loop.step >= 3)
         assert http.post("/api/run/pause").json()["ok"]
         until(lambda: http.get("/api/run").json()["status"] == "paused")
+        until(lambda: viz.status == "paused")  # the loop's own thread waits in log() now (the step in flight ended)
         held = loop.step
         time.sleep(1.0)
         assert loop.step == held  # the loop waits in log()
@@ -101,8 +102,10 @@ def test_control_pauses_the_loop_and_writes_the_optimizer(page):
         assert not http.post("/api/run/reset").json()["ok"]
         assert http.post("/api/run/resume").json()["ok"]
         until(lambda: loop.step > held + 3)
-        points = http.get(f"/api/runs/{viz.run_id}/history").json()["train"]
-        assert points[-1]["lr"] == 0.002 and points[0]["lr"] == 0.01
+        # the run database has the steps after the change once the recorder has written them
+        points = until(lambda: (t := http.get(f"/api/runs/{viz.run_id}/history").json()["train"])
+                       and t[-1]["lr"] == 0.002 and t)
+        assert points[0]["lr"] == 0.01
     finally:
         loop.close()
         viz.close()
