@@ -23,7 +23,8 @@ def test_a_watched_loop_is_shown_and_steered_by_the_web_servers(tmp_path, redis_
         try:
             run = d.wait(a, lambda r: r.get("source") == "watch" and r["step"] >= 20)
             assert run["model"] == "my lenet" and run["layers"][0]["name"].startswith("0: Conv2d")
-            b = d.web()  # a web server started later finds the run too
+            b = d.web()  # a web server started later finds the run too, once it has read the broker's snapshot
+            d.wait(b, lambda r: r.get("run_id") == viz.run_id)
             messages = asyncio.run(watch(b.ws_url, 3.0))
             assert messages[0]["type"] == "hello" and messages[0]["run"]["run_id"] == viz.run_id
             steps = steps_seen(messages)
