@@ -1,6 +1,7 @@
 """Helpers that tests in several folders import (tests/ is on pytest's pythonpath)."""
 
 import os
+import time
 from typing import NoReturn
 
 import pytest
@@ -70,3 +71,13 @@ def make_tiny_dataset(train: int = 256, test: int = 128, seed: int = 0):
     (xtr, ytr), (xte, yte) = split(train), split(test)
     return Dataset(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), list(CIFAR10_CLASSES),
                    "tiny random dataset")
+
+
+def until(check, timeout: float = 30.0):
+    """check()'s first true value, polled every 50 ms; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := check()):
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")

@@ -2,7 +2,6 @@
 HTTP from the page the callback's watch serves (as tests/watched/test_watch.py reads a plain loop)."""
 
 import math
-import time
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from convscope.watched.local import LocalPage
-from support import unavailable
+from support import unavailable, until
 
 STEPS = 12
 
@@ -94,15 +93,6 @@ def callback(page):
     probe, labels = quarters(8, 2).tensors
     return ConvscopeCallback(probe, labels, ["top left", "top right", "bottom left", "bottom right"], port=0,
                              runs_dir=page, show=False)
-
-
-def until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := check()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_a_lightning_fit_is_shown_step_by_step_with_its_validations(pl, page):

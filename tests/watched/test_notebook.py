@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 
 import httpx
 import pytest
 
-from support import unavailable
+from support import unavailable, until
 
 try:
     import ipykernel.kernelspec
@@ -127,15 +126,6 @@ def shown(cell) -> tuple[str, int]:
     assert any(f'<a href="{url}"' in h and 'target="_blank"' in h for h in html(cell)), cell.outputs
     assert f"is live at {url}" in texts(cell, "stderr")
     return url, port
-
-
-def until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := check()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_a_notebook_shows_the_page_inline_and_its_kernel_serves_it(jupyter, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ import convscope
 from convscope.watched.local import LocalPage
 from plain_loops import CLASSES, Loop, batches, lenet
 from split_deployment import watch as read_messages
+from support import until
 
 @pytest.fixture
 def page(tmp_path):
@@ -42,15 +43,6 @@ def start(tmp_path, control: bool = False, port: int = 0):
 def owner(viz) -> httpx.Client:
     url, token = viz.url.split("?token=")
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-
-
-def until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := check()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_a_plain_loop_is_shown_live_with_its_own_layers(page):
