@@ -87,12 +87,12 @@ def stroke(page, points, steps=6):
 
 
 def settled(page, before: int) -> dict:
-    """The page's classify calls once more than `before` have been made and none is open."""
+    """The page's classify calls once more than `before` have been made, none is open and the
+    drawing has nothing more to send (its top classes are no longer aria-busy)."""
     page.page.wait_for_function(
         f"() => window.__classify.started.length > {before} && window.__classify.open === 0"
-        " && window.__classify.ended.length === window.__classify.started.length")
-    page.page.wait_for_timeout(500)  # nothing more is sent once the drawing is answered
-    page.page.wait_for_function("() => window.__classify.open === 0")
+        " && window.__classify.ended.length === window.__classify.started.length"
+        " && document.querySelector('#draw-top').getAttribute('aria-busy') === 'false'")
     return page.page.evaluate(CALLS)
 
 
@@ -213,6 +213,32 @@ def test_clear_wipes_the_canvas_and_sends_nothing(draw_page):
     assert page.page.locator("#draw-top li.bar").count() == 0
     page.page.wait_for_timeout(800)
     assert len(page.page.evaluate(CALLS)["started"]) == len(calls["started"])
+    assert page.errors == []
+
+
+def test_a_drawing_cleared_while_it_is_encoded_is_not_sent(draw_page):
+    page = draw_page
+    # the PNG encoding held back until the test lets it go, so that Clear comes between the
+    # send's start and its request
+    page.page.evaluate("""() => {
+      const toBlob = HTMLCanvasElement.prototype.toBlob;
+      window.__encoding = 0;
+      let release;
+      const released = new Promise((resolve) => { release = resolve; });
+      window.__release = release;
+      HTMLCanvasElement.prototype.toBlob = function (callback, ...args) {
+        window.__encoding++;
+        toBlob.call(this, (blob) => released.then(() => callback(blob)), ...args);
+      };
+    }""")
+    stroke(page, [(0.5, 0.5), (0.5, 0.5)], steps=1)  # a tap: one dot
+    page.page.wait_for_function("() => window.__encoding === 1")
+    page.page.get_by_role("button", name="Clear", exact=True).click()
+    page.page.evaluate("() => window.__release()")
+    page.page.wait_for_function("() => document.querySelector('#draw-top').getAttribute('aria-busy') === 'false'")
+    page.page.wait_for_timeout(800)
+    assert page.page.evaluate(CALLS)["started"] == []
+    assert page.page.evaluate(PIXELS, "#draw-canvas")["lit"] == 0
     assert page.errors == []
 
 

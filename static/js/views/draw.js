@@ -61,6 +61,7 @@ export class DrawView {
     this.timer = null;
     /** @type {Blob|null} the drawing sent last; its answer is listed beside the canvas */
     this.sent = null;
+    this.clears = 0; // how many times the canvas was cleared: a send begun before a clear is dropped
 
     const canvas = els.canvas;
     canvas.addEventListener("pointerdown", (event) => this.down(event));
@@ -183,6 +184,8 @@ export class DrawView {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.sent = null;
+    this.clears++;
+    this.showBusy();
     this.listTop();
   }
 
@@ -197,21 +200,30 @@ export class DrawView {
 
   /** Send the drawing as soon as the throttle allows, unless that is already arranged. */
   schedule() {
-    if (!this.dirty || this.inFlight || this.timer !== null) return;
-    const wait = Math.max(0, this.nextAt - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.send();
-    }, wait);
+    if (this.dirty && !this.inFlight && this.timer === null) {
+      const wait = Math.max(0, this.nextAt - performance.now());
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.send();
+      }, wait);
+    }
+    this.showBusy();
+  }
+
+  /** aria-busy on the top classes while a drawing is waiting to be sent or answered. */
+  showBusy() {
+    const busy = this.dirty || this.inFlight || this.timer !== null;
+    this.els.top.setAttribute("aria-busy", String(busy));
   }
 
   async send() {
     if (!this.dirty || this.inFlight) return;
     this.dirty = false;
     this.inFlight = true;
+    const clears = this.clears;
     try {
       const image = await new Promise((resolve) => this.els.canvas.toBlob(resolve, "image/png"));
-      if (!image) return;
+      if (!image || clears !== this.clears) return; // cleared while it was encoded: send nothing
       this.sent = image;
       this.nextAt = performance.now() + INTERVAL;
       const answer = await this.classify(image);
