@@ -247,22 +247,23 @@ class Softmax(LayerType):
 
 class Whiten(LayerType):
     type, pattern, image = "whiten", "conv", True
-    about = "A frozen conv that whitens size x size patches, set from the training images (the speed runs)."
-    fields = {"size": positive(2)}
+    about = ("A frozen conv that whitens size x size patches, set from the training images (the speed runs); "
+             "its bias, if any, is trained.")
+    fields = {"size": positive(2), "bias": boolean(False)}
 
     def shape(self, layer, shape, where, path):
         size = layer["size"]
         return (2 * shape[0] * size * size, *window(where, path, shape, size, 1, 0))
 
     def module(self, layer, shape):
-        return whiten.Whiten(shape[0], layer["size"])
+        return whiten.Whiten(shape[0], layer["size"], bias=layer["bias"])
 
     def cost(self, layer, shape, out):
-        params = conv_params(shape[0], out[0], layer["size"], bias=False)
-        return params, 0, conv_macs(shape[0], out[0], layer["size"], *out[1:])
+        params = conv_params(shape[0], out[0], layer["size"], bias=layer["bias"])
+        return params, out[0] if layer["bias"] else 0, conv_macs(shape[0], out[0], layer["size"], *out[1:])
 
     def name(self, layer):
-        return f"whiten {layer['size']}x{layer['size']} (frozen)"
+        return f"whiten {layer['size']}x{layer['size']} (frozen" + (", trained bias)" if layer["bias"] else ")")
 
 
 class Residual(LayerType):

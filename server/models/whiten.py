@@ -2,7 +2,8 @@
 
 Its filters are the eigenvectors of the patch covariance scaled by 1/sqrt(eigenvalue + eps), and their
 negatives, so after a GELU/ReLU both signs of every whitened direction survive. The weights are set
-from data by `init_whitening` and never trained.
+from data by `init_whitening` and never trained; a bias, if it has one, starts at zero and is trained
+(the recipe may freeze it after a few epochs: TrainConfig.whiten_bias_epochs).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from torch import nn
 
 
 class Whiten(nn.Conv2d):
-    """size x size conv, stride 1, no padding, no bias, 2*C*size*size filters, frozen."""
+    """size x size conv, stride 1, no padding, 2*C*size*size filters, frozen; an optional bias."""
 
-    def __init__(self, channels: int, size: int):
-        super().__init__(channels, 2 * channels * size * size, size, bias=False)
+    def __init__(self, channels: int, size: int, bias: bool = False):
+        super().__init__(channels, 2 * channels * size * size, size, bias=bias)
         self.weight.requires_grad_(False)
+        if bias:
+            nn.init.zeros_(self.bias)
 
 
 class _Captured(Exception):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 Optimizer = Literal["sgd", "adamw", "adadelta"]
 Schedule = Literal["constant", "onecycle", "cosine", "linear"]
 Precision = Literal["auto", "fp32", "bf16"]
-Init = Literal["default", "xavier"]
+Init = Literal["default", "xavier", "dirac"]
 
 
 @dataclass(frozen=True)
@@ -27,18 +27,32 @@ class TrainConfig:
     lr: Annotated[float, "peak learning rate (per image-averaged loss)"] = 0.05
     momentum: Annotated[float, "SGD momentum, Adadelta's rho, AdamW's beta1"] = 0.9
     nesterov: Annotated[bool, "Nesterov momentum (SGD only)"] = True
-    weight_decay: Annotated[float, "decoupled for AdamW, L2 for SGD and Adadelta"] = 5e-4
+    weight_decay: Annotated[float, "decoupled for AdamW, L2 for SGD and Adadelta (see decoupled_wd)"] = 5e-4
+    decoupled_wd: Annotated[bool, "SGD: shrink the weights by lr x weight_decay each step, outside the "
+                            "momentum, instead of adding an L2 gradient (Loshchilov & Hutter)"] = False
     schedule: Annotated[Schedule, "shape of the learning rate over the run"] = "onecycle"
     warmup: Annotated[float, "fraction of the run spent warming up (onecycle, cosine, linear)"] = 0.2
     label_smoothing: Annotated[float, "0 is plain cross-entropy"] = 0.0
     crop_pad: Annotated[int, "random crop after padding by this many pixels (0: off)"] = 4
     flip: Annotated[bool, "random horizontal flips (never for data whose mirror images change class)"] = True
+    alternate_flip: Annotated[bool, "flip a random half of the images in odd epochs and the other half in "
+                              "even ones, instead of at random each time (airbench)"] = False
     cutout: Annotated[int, "side of the random square zeroed per image (0: off)"] = 0
     flip_tta: Annotated[bool, "average predictions over the image and its mirror at test time"] = False
+    tta_shift: Annotated[int, "multi-crop test-time augmentation: also average over the image shifted by "
+                         "this many pixels up-left and down-right (0: off)"] = 0
     normalize: Annotated[bool, "scale each channel to zero mean and unit variance (the training images' "
                          "statistics); off: pixels / 255"] = True
-    init: Annotated[Init, "weights of conv and fc layers: PyTorch's default, or Xavier-uniform (d2l's "
-                    "LeNet)"] = "default"
+    init: Annotated[Init, "weights of conv and fc layers: PyTorch's default, Xavier-uniform (d2l's LeNet), "
+                    "or dirac: each 3x3 conv starts as the identity on its first input channels"] = "default"
+    bn_momentum: Annotated[float, "weight of each batch in batchnorm's running statistics (PyTorch's "
+                           "momentum)"] = 0.1
+    bn_frozen_weight: Annotated[bool, "keep batchnorm's scales at 1; only its biases train"] = False
+    bn_bias_lr: Annotated[float, "multiplier on the learning rate of batchnorm biases (their weight decay is "
+                          "divided by it)"] = 1.0
+    whiten_bias_epochs: Annotated[float, "epochs the whitening layer's bias trains before it is frozen"] = 0.0
+    lookahead: Annotated[bool, "every 5 steps pull the weights towards a slow average of them, whose pull "
+                         "grows over the run; the run ends on the average (Zhang et al.; airbench)"] = False
     seed: Annotated[int, "seeds weights, batch order and augmentation"] = 0
     precision: Annotated[Precision, "auto: bf16 autocast where the device has fast bf16"] = "auto"
     channels_last: Annotated[bool, "memory format for conv activations"] = True
@@ -115,6 +129,14 @@ def config_problems(cfg: TrainConfig) -> list[str]:
         problems.append(f"crop_pad must be between 0 and 16, got {cfg.crop_pad}")
     if not 0 <= cfg.cutout <= 32:
         problems.append(f"cutout must be between 0 and 32, got {cfg.cutout}")
+    if not 0 <= cfg.tta_shift <= 4:
+        problems.append(f"tta_shift must be between 0 and 4, got {cfg.tta_shift}")
+    if not 0 < cfg.bn_momentum <= 1:
+        problems.append(f"bn_momentum must be in (0, 1], got {cfg.bn_momentum}")
+    if not 0 < cfg.bn_bias_lr <= 1000:
+        problems.append(f"bn_bias_lr must be > 0 and <= 1000, got {cfg.bn_bias_lr}")
+    if cfg.whiten_bias_epochs < 0:
+        problems.append(f"whiten_bias_epochs must be >= 0, got {cfg.whiten_bias_epochs}")
     if cfg.eval_every <= 0:
         problems.append(f"eval_every must be > 0, got {cfg.eval_every}")
     return problems

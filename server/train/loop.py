@@ -25,7 +25,9 @@ from .batches import TrainBatches, eval_batches
 from .config import TrainConfig
 from .device import has_fast_bf16, keep_freed_memory, resolve_device
 from .inputs import InputFormat
-from .optim import apply_hyperparams, lr_factor, make_optimizer
+from .tta import tta_logits
+from .optim import apply_hyperparams, decay_weights, lr_factor, make_optimizer
+from .recipe import Lookahead, init_weights, set_batchnorm, train_whiten_biases
 
 TRAIN_HISTORY_MAX = 20_000  # step records kept; past this, every other one is dropped (a live
                             # run of hours stays a few MB in memory and in its checkpoints)
@@ -64,14 +66,6 @@ class Command:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def xavier_init(model: torch.nn.Module) -> None:
-    """Xavier-uniform weights for every conv and fc layer (Glorot & Bengio, 2010), as d2l.ai's
-    train_ch6 does; biases keep PyTorch's initialisation."""
-    for module in model.modules():
-        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-            torch.nn.init.xavier_uniform_(module.weight)
-
-
 class Trainer:
     """Owns a model, its optimiser and the data on the device; trains one step at a time."""
 
@@ -92,10 +86,11 @@ class Trainer:
         self.test_images = fmt.to_tensor(dataset.test_images, self.device)
         self.test_labels = torch.from_numpy(dataset.test_labels).to(self.device)
         self.model = build_model(self.spec, num_classes=len(self.classes)).to(self.device)
-        if config.init == "xavier":
-            xavier_init(self.model)
+        init_weights(self.model, config.init)
+        set_batchnorm(self.model, config)
         if any(layer["type"] == "whiten" for layer in self.spec):
             init_whitening(self.model, self.train_images[:5000])
+        train_whiten_biases(self.model, config.whiten_bias_epochs > 0)
         self.batches = TrainBatches(self.train_images, self.train_labels, seed=config.seed, flips=dataset.flips)
         self.optimizer = make_optimizer(self.model, config)
         self.step_count = 0
@@ -103,6 +98,7 @@ class Trainer:
         self.train_seconds = 0.0
         self.history: dict[str, list[dict]] = {"train": [], "test": []}
         self._apply_memory_format()
+        self.lookahead = Lookahead(self.model) if config.lookahead else None  # (after the move above)
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -166,12 +162,17 @@ class Trainer:
         loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        decay_weights(self.optimizer)
         self.optimizer.step()
         correct = (logits.argmax(1) == y).sum()
         loss_value, accuracy = loss.item(), correct.item() / len(y)  # the one sync per step
-        seconds = time.perf_counter() - start
         self.step_count += 1
         self.images_seen += len(y)
+        if self.lookahead:
+            self.lookahead.after_step(self.step_count, self.progress)
+        if cfg.whiten_bias_epochs and self.epoch >= cfg.whiten_bias_epochs:
+            train_whiten_biases(self.model, False)
+        seconds = time.perf_counter() - start
         self.train_seconds += seconds
         metrics = StepMetrics(step=self.step_count, epoch=self.epoch, loss=loss_value,
                               accuracy=accuracy, lr=lr, batch_size=len(y),
@@ -184,12 +185,13 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (N, classes) for normalised images, with flip TTA if configured."""
+        """Class probabilities (N, classes) for normalised images, with the test-time augmentation
+        configured (flip_tta, tta_shift)."""
         self.model.eval()
+        cfg = self.config
         with self._autocast():
-            logits = self.model(images).float()
-            if self.config.flip_tta and self.batches.flips:
-                logits = (logits + self.model(images.flip(-1)).float()) / 2
+            logits = tta_logits(self.model, images, flip=cfg.flip_tta and self.batches.flips,
+                                shift=cfg.tta_shift)
         return logits.softmax(1)
 
     def evaluate(self) -> EvalMetrics:

@@ -8,7 +8,7 @@ from convscope.train.config import TrainConfig
 
 def test_presets_in_course_order():
     assert list(PRESETS) == ["convnetjs", "lenet", "lenet-d2l", "lenet-bn", "alexnet-mini", "vgg-mini", "nin-mini",
-                             "googlenet-mini", "resnet-mini", "fast"]
+                             "googlenet-mini", "resnet-mini", "fast", "fast-wide"]
 
 
 def test_convnetjs_is_the_demo_network():
