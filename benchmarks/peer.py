@@ -140,7 +140,7 @@ def main() -> None:
     print(f"| ConvNetJS 0.3.0 (node {peer['node']}) | its CIFAR-10 demo | 4 | fp64 "
           f"| {peer['images_per_second']:,.1f} |")
     print(f"| convscope (torch {torch.__version__}) | `convnetjs` preset | {trainer.config.batch_size} "
-          f"| {'bf16' if trainer.use_bf16 else 'fp32'} | {ours['images_per_second']:,.0f} |")
+          f"| {trainer.precision} | {ours['images_per_second']:,.0f} |")
     print(f"\nconvscope / ConvNetJS: {ours['images_per_second'] / peer['images_per_second']:,.0f}x")
     print(f"\n{describe(load_before)}; data: {dataset.source}, {n} of its training images")
 

@@ -44,7 +44,7 @@ def bare_loop_images_per_second(trainer: Trainer, steps: int) -> float:
             x = random_crop(x, cfg.crop_pad)
         if cfg.flip:
             x = random_flip(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.use_bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.precision == "bf16"):
             loss = F.cross_entropy(model(x).float(), labels[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -85,7 +85,7 @@ def main() -> None:
             bare.append(bare_loop_images_per_second(trainer, steps))
             engine.append(engine_images_per_second(trainer, steps))
         b, e = max(bare), max(engine)
-        print(f"| {name} | {config.batch_size} | {'bf16' if trainer.use_bf16 else 'fp32'} "
+        print(f"| {name} | {config.batch_size} | {trainer.precision} "
               f"| {b:,.0f} | {e:,.0f} | {e / b:.2f}x |", flush=True)
     print(f"\n{describe(load_before)}; data: {dataset.source}")
 

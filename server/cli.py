@@ -95,7 +95,7 @@ def command_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data)
     trainer = Trainer(spec, dataset, config, device=args.device)
     print(f"training {name} on {dataset.source} ({trainer.device}, "
-          f"{'bf16' if trainer.use_bf16 else 'fp32'}): {config.epochs:g} epochs, "
+          f"{trainer.precision}): {config.epochs:g} epochs, "
           f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g}", file=sys.stderr)
     bar = tqdm(total=round(config.epochs * len(trainer.batches)), unit="img", unit_scale=True,
                file=sys.stderr, dynamic_ncols=True)
@@ -122,7 +122,7 @@ def command_train(args: argparse.Namespace) -> int:
         "test_loss": final.loss, "per_class_accuracy": dict(zip(trainer.classes, final.per_class)),
         "images_per_second": trainer.images_seen / trainer.train_seconds,
         "seconds": trainer.train_seconds, "steps": trainer.step_count,
-        "device": str(trainer.device), "precision": "bf16" if trainer.use_bf16 else "fp32",
+        "device": str(trainer.device), "precision": trainer.precision,
     }
     if args.json:
         print(json.dumps(result), flush=True)

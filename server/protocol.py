@@ -66,7 +66,7 @@ class RunState(Wire):
     message: str | None = None  # why the status is "error", or a note for the person watching
     data_progress: DataProgress | None = None  # while loading data
     device: str = "cpu"
-    precision: Literal["bf16", "fp32"] = "fp32"
+    precision: Literal["bf16", "fp16", "fp32"] = "fp32"
     probe: ProbeImage | None = None  # the test image probes run on (None until data is loaded)
     dataset: DatasetInfo | None = None  # None until data is loaded
     run_id: str | None = None  # the run in the run store (GET /api/runs); None until one starts

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 Optimizer = Literal["sgd", "adamw", "adadelta"]
 Schedule = Literal["constant", "onecycle", "cosine", "linear"]
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Init = Literal["default", "xavier", "dirac"]
 
 
@@ -54,7 +54,8 @@ class TrainConfig:
     lookahead: Annotated[bool, "every 5 steps pull the weights towards a slow average of them, whose pull "
                          "grows over the run; the run ends on the average (Zhang et al.; airbench)"] = False
     seed: Annotated[int, "seeds weights, batch order and augmentation"] = 0
-    precision: Annotated[Precision, "auto: bf16 autocast where the device has fast bf16"] = "auto"
+    precision: Annotated[Precision, "auto: bf16 autocast where the device runs it natively, else fp16 "
+                         "autocast with a gradient scaler on a GPU, else fp32"] = "auto"
     channels_last: Annotated[bool, "memory format for conv activations"] = True
     eval_every: Annotated[float, "epochs between test-set evaluations"] = 1.0
 

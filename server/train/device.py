@@ -28,13 +28,25 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cuda")
 
 
+Precision = Literal["bf16", "fp16", "fp32"]
+
+
 def has_fast_bf16(device: torch.device) -> bool:
-    """True where bf16 autocast pays: GPUs with bf16, and CPUs whose oneDNN runs bf16 natively
-    (AVX-512 and up). Measured on an AVX-512 BF16 CPU: 1.65x fp32 for `fast`; tiny networks
-    lose to the casts, so their presets ask for fp32."""
+    """True where bf16 runs natively: GPUs of compute capability 8.0 and up (Ampere and later;
+    torch.cuda.is_bf16_supported() also says yes where it is emulated, on a T4 or V100), and CPUs
+    whose oneDNN runs bf16 natively (AVX-512 and up). Measured on an AVX-512 BF16 CPU: 1.65x fp32
+    for `fast`; tiny networks lose to the casts, so their presets ask for fp32."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.get_device_capability(device) >= (8, 0)
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def auto_precision(device: torch.device) -> Precision:
+    """What precision="auto" trains in: bf16 where it is native, else fp16 (with a gradient
+    scaler) on a GPU, else fp32."""
+    if has_fast_bf16(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "fp32"
 
 
 def keep_freed_memory() -> bool:

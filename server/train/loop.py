@@ -23,7 +23,7 @@ from ..data import Dataset
 from ..models import build_model, init_whitening, validate, with_input
 from .batches import TrainBatches, eval_batches
 from .config import TrainConfig
-from .device import has_fast_bf16, keep_freed_memory, resolve_device
+from .device import Precision, auto_precision, keep_freed_memory, resolve_device
 from .inputs import InputFormat
 from .tta import tta_logits
 from .optim import apply_hyperparams, decay_weights, lr_factor, make_optimizer
@@ -99,6 +99,8 @@ class Trainer:
         self.history: dict[str, list[dict]] = {"train": [], "test": []}
         self._apply_memory_format()
         self.lookahead = Lookahead(self.model) if config.lookahead else None  # (after the move above)
+        # fp16's narrow range: the loss is scaled up for backward and the step skipped on overflow
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -115,17 +117,19 @@ class Trainer:
         return self.progress >= 1.0
 
     @property
-    def use_bf16(self) -> bool:
+    def precision(self) -> Precision:
+        """What the steps compute in: the config's choice, or auto's for this device."""
         p = self.config.precision
-        return p == "bf16" or (p == "auto" and has_fast_bf16(self.device))
+        return auto_precision(self.device) if p == "auto" else p
 
     def current_lr(self) -> float:
         return self.config.lr * lr_factor(self.progress, self.config)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.use_bf16:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def _apply_memory_format(self) -> None:
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
@@ -161,9 +165,10 @@ class Trainer:
             logits = self.model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
         decay_weights(self.optimizer)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         correct = (logits.argmax(1) == y).sum()
         loss_value, accuracy = loss.item(), correct.item() / len(y)  # the one sync per step
         self.step_count += 1

@@ -311,7 +311,7 @@ class Session:
             images_seen=t.images_seen if t else 0, seconds=t.train_seconds if t else 0.0,
             images_per_second=self.images_per_second, message=self.message,
             data_progress=self.progress, device=self.device,
-            precision="bf16" if t and t.use_bf16 else "fp32", probe=probe_image,
+            precision=t.precision if t else "fp32", probe=probe_image,
             dataset=dataset, run_id=self.run_id)
 
     def publish(self) -> None:

@@ -21,7 +21,7 @@
  * @property {string|null} message
  * @property {DataProgress|null} data_progress
  * @property {string} device
- * @property {"bf16"|"fp32"} precision
+ * @property {"bf16"|"fp16"|"fp32"} precision
  * @property {{index: number, label: string}|null} [probe]  the test image probes run on
  * @property {string|null} [run_id]   the run in the run store (GET /api/runs)
  * @property {"trainer"|"watch"} [source]   convscope's own trainer, or a loop watched in its script (convscope.watch)

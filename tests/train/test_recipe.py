@@ -114,3 +114,21 @@ def test_multi_crop_weights_the_image_half_and_each_shift_a_quarter():
     assert torch.allclose(tta_logits(model, x, flip=False, shift=1), expected)
     mirror = (x.flatten(1) + x.flip(-1).flatten(1)) / 2
     assert torch.allclose(tta_logits(model, x, flip=True, shift=0), mirror)
+
+
+@pytest.mark.parametrize("capability, precision", [((7, 0), "fp16"), ((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")])
+def test_auto_precision_on_a_gpu_is_native_bf16_or_fp16(monkeypatch, capability, precision):
+    """A V100 (7.0) or T4 (7.5) emulates bf16 (torch.cuda.is_bf16_supported() says yes): fp16 there."""
+    from convscope.train.device import auto_precision
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert auto_precision(torch.device("cuda")) == precision
+
+
+def test_fp16_trains_with_a_gradient_scaler(make_trainer):
+    trainer = make_trainer(precision="fp16")
+    assert trainer.precision == "fp16" and trainer.scaler.is_enabled()
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    losses = [trainer.step().loss for _ in range(4)]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert trainer.scaler.get_scale() > 1  # the loss was scaled up for backward
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
