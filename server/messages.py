@@ -69,6 +69,8 @@ class Weights:
     state: dict[str, torch.Tensor]  # state_dict, CPU copies
     input_format: InputFormat  # how the network's images are shaped and scaled
     time: float  # unix time they were taken
+    flip_tta: bool = False  # classify as the test set is evaluated: with the mirror image too,
+    tta_shift: int = 0  # ... and with copies shifted this many pixels (server/train/tta.py)
 
 
 @dataclass(frozen=True)

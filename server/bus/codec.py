@@ -67,6 +67,8 @@ class _Weights(_Fields):
     step: int
     input_format: dict[str, Any]
     time: float
+    flip_tta: bool = False
+    tta_shift: int = 0
 
 
 class _Features(_Fields):
@@ -118,7 +120,8 @@ def encode(message: Any) -> bytes:
 
 def _weights_fields(w: Weights) -> dict[str, Any]:
     return {"name": w.name, "spec": w.spec, "classes": w.classes, "step": w.step,
-            "input_format": w.input_format.to_dict(), "time": w.time}
+            "input_format": w.input_format.to_dict(), "time": w.time, "flip_tta": w.flip_tta,
+            "tta_shift": w.tta_shift}
 
 
 def _raw(array: np.ndarray | torch.Tensor) -> tuple[str, bytes]:
@@ -244,4 +247,5 @@ def _weights(f: _Weights, arrays: dict) -> Weights:
     state = {name[6:]: arrays.pop(name) for name in [n for n in arrays if n.startswith("state.")]}
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BadEntry("weights: a state entry is not a tensor")
-    return Weights(f.name, f.spec, f.classes, f.step, state, InputFormat.from_dict(f.input_format), f.time)
+    return Weights(f.name, f.spec, f.classes, f.step, state, InputFormat.from_dict(f.input_format), f.time,
+                   f.flip_tta, f.tta_shift)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..train.inputs import CIFAR10, InputFormat
+from ..train.tta import tta_logits
 
 ELEMENTWISE = frozenset({"relu", "gelu", "sigmoid", "tanh", "batchnorm", "scale", "dropout"})
 HAS_CONV = frozenset({"conv", "residual", "inception", "nin", "whiten"})
@@ -88,11 +89,13 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 def classify(model: nn.Module, pixels: np.ndarray | torch.Tensor, fmt: InputFormat = CIFAR10,
              target: int | None = None, *, gradient: bool = True, gradcam: bool = True,
-             layer_grads: bool = True) -> Classification:
+             layer_grads: bool = True, flip_tta: bool = False, tta_shift: int = 0) -> Classification:
     """Probabilities, maps and saliency of one (H, W, C) uint8 image; `target`: the class to explain.
 
     gradient, gradcam, layer_grads: which explanations to compute (the input gradient, Grad-CAM, the
-    loss's gradient at every layer); those not asked are None."""
+    loss's gradient at every layer); those not asked are None. flip_tta, tta_shift: the
+    probabilities averaged over the mirror and shifted copies too (server/train/tta.py), as the
+    network's test set is evaluated; the maps and explanations are the image's own."""
     device = next(model.parameters(), torch.empty(0)).device
     x = fmt.to_tensor(pixels, device)
     graph = gradient or layer_grads  # every layer's output needs its gradient: the graph starts at the input
@@ -112,6 +115,9 @@ def classify(model: nn.Module, pixels: np.ndarray | torch.Tensor, fmt: InputForm
                 outputs.append(h)
             logits = h.float()  # (1, classes): the softmax layer is an Identity
             probabilities = logits.softmax(1)[0].detach()
+            if flip_tta or tta_shift:
+                with torch.no_grad():
+                    probabilities = tta_logits(model, x.detach(), flip_tta, tta_shift).softmax(1)[0]
             target = int(probabilities.argmax()) if target is None else int(target)
             if cam_at is not None and outputs[cam_at].dim() != 4:
                 cam_at = None

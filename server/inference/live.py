@@ -279,7 +279,7 @@ class LiveClassifier:
         model = self.model_for(weights)
         frame = "frame" in parts
         result = classify(model, decoded.pixels, fmt, gradient="gradient" in parts, gradcam="gradcam" in parts,
-                          layer_grads=frame)
+                          layer_grads=frame, flip_tta=weights.flip_tta, tta_shift=weights.tta_shift)
         probe = None
         if frame:
             probe = pack(model, result.activations, result.activation_grads, decoded.pixels,

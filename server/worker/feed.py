@@ -38,7 +38,8 @@ IDLE_SLICE_SECONDS = 0.1  # ... and while paused (commands wait for it)
 def snapshot(trainer: Any, name: str) -> Weights:
     state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
     return Weights(name=name, spec=trainer.spec, classes=list(trainer.classes), step=trainer.step_count,
-                   state=state, input_format=trainer.input_format, time=time.time())
+                   state=state, input_format=trainer.input_format, time=time.time(),
+                   flip_tta=trainer.config.flip_tta and trainer.batches.flips, tta_shift=trainer.config.tta_shift)
 
 
 @dataclass

@@ -22,7 +22,7 @@ def point(step: int) -> MetricPoint:
 def weights() -> Weights:
     state = {"0.weight": torch.arange(24, dtype=torch.float32).reshape(2, 3, 2, 2),
              "1.num_batches_tracked": torch.tensor(7), "2.weight": torch.ones(3, dtype=torch.bfloat16) / 3}
-    return Weights("lenet", [{"type": "conv"}], ["a", "b"], 12, state, CIFAR10, 1700000000.5)
+    return Weights("lenet", [{"type": "conv"}], ["a", "b"], 12, state, CIFAR10, 1700000000.5, True, 1)
 
 
 def test_protocol_messages_and_replies_round_trip():
@@ -46,7 +46,7 @@ def test_arrays_keep_dtype_shape_and_values():
     assert w.state["0.weight"].tolist() == weights().state["0.weight"].tolist()
     assert w.state["1.num_batches_tracked"].item() == 7
     assert w.state["2.weight"].dtype == torch.bfloat16 and w.state["2.weight"][0].item() == pytest.approx(1 / 3, 1e-2)
-    assert (w.input_format, w.step, w.time) == (CIFAR10, 12, 1700000000.5)
+    assert (w.input_format, w.step, w.time, w.flip_tta, w.tta_shift) == (CIFAR10, 12, 1700000000.5, True, 1)
     features = np.eye(3, 8, dtype=np.float16)
     f = decode(encode(TrainFeatures(weights(), features, 2.5)))
     assert (f.features == features).all() and f.seconds == 2.5 and f.weights.name == "lenet"

@@ -129,3 +129,18 @@ def test_only_the_maps_asked_for_are_computed_and_they_are_the_same(model, pixel
     else:
         assert result.activation_grads is None
     assert all(p.grad is None for p in mine.parameters())
+
+
+def test_classify_averages_the_probabilities_as_the_test_set_is_evaluated(model, pixels):
+    """With flip_tta and tta_shift, the probabilities are the TTA average of the logits; the maps
+    stay the image's own."""
+    from convscope.train.tta import tta_logits
+
+    plain = classify(model, pixels, layer_grads=False)
+    averaged = classify(model, pixels, layer_grads=False, flip_tta=True, tta_shift=1)
+    x = CIFAR10.to_tensor(pixels)
+    with torch.no_grad():
+        expected = tta_logits(model, x, flip=True, shift=1).softmax(1)[0]
+    assert torch.allclose(averaged.probabilities, expected, atol=1e-6)
+    assert not torch.allclose(averaged.probabilities, plain.probabilities, atol=1e-4)
+    assert torch.equal(averaged.gradcam, plain.gradcam) and torch.equal(averaged.gradient, plain.gradient)
