@@ -18,6 +18,7 @@ import torch
 from ..models import SpecError, build_model, validate
 from .config import TrainConfig
 from .inputs import InputFormat
+from .recipe import Lookahead
 
 FORMAT = "convscope-checkpoint"
 VERSION = 1
@@ -120,6 +121,8 @@ def first_line(error: Exception) -> str:
 def restore(trainer: Any, checkpoint: Checkpoint) -> None:
     """Put a checkpoint's weights, optimiser state, counters and history into a Trainer."""
     trainer.model.load_state_dict(checkpoint.model_state)
+    if trainer.lookahead:  # its slow weights start again from the restored ones
+        trainer.lookahead = Lookahead(trainer.model)
     trainer.optimizer.load_state_dict(checkpoint.optimizer_state)
     trainer.batches.load_state_dict(checkpoint.batches_state)
     trainer.step_count = checkpoint.step

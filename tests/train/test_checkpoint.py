@@ -93,3 +93,14 @@ def test_spec_is_kept_with_the_weights(make_trainer, tmp_path):
     assert model.layers[1].weight.shape == (4, 3, 3, 3)
     for name, value in trainer.model.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
+
+
+def test_a_resumed_lookahead_starts_from_the_restored_weights(make_trainer, tiny_dataset, tmp_path):
+    trainer = make_trainer(lookahead=True)
+    for _ in range(6):
+        trainer.step()
+    checkpoint = load_checkpoint(save_checkpoint(trainer, tmp_path / "run.pt"))
+    fresh = Trainer(checkpoint.spec, tiny_dataset, checkpoint.config, device="cpu")
+    restore(fresh, checkpoint)
+    restored = [t for t in fresh.model.state_dict().values() if t.is_floating_point()]
+    assert all(torch.equal(slow, now) for slow, now in zip(fresh.lookahead.slow, restored))
