@@ -25,7 +25,7 @@ REMOVALS: dict[str, dict[str, Any]] = {
     "whitening bias": {"spec": "whitening without bias", "whiten_bias_epochs": 0.0},
     "dirac init": {"init": "default"},
     "frozen BN scales": {"bn_frozen_weight": False},
-    "BN bias lr x64": {"bn_bias_lr": 1.0},
+    "bias lr x64": {"bias_lr": 1.0},
     "BN momentum 0.4": {"bn_momentum": 0.1},
     "lookahead": {"lookahead": False},
     "alternating flip": {"alternate_flip": False},
@@ -37,7 +37,7 @@ REMOVALS: dict[str, dict[str, Any]] = {
 TTA = {"flip only": {"tta_shift": 0}, "none": {"tta_shift": 0, "flip_tta": False}}
 
 # the tricks the `fast` recipe gained with the ablation (the recipe before had the others)
-ADDED = ("whitening bias", "dirac init", "frozen BN scales", "BN bias lr x64", "BN momentum 0.4",
+ADDED = ("whitening bias", "dirac init", "frozen BN scales", "bias lr x64", "BN momentum 0.4",
          "lookahead", "alternating flip")
 
 

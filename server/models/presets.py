@@ -85,7 +85,7 @@ SPEED_RECIPE: dict[str, Any] = {
     "flip_tta": True, "tta_shift": 1,  # test: image + mirror, and 1 px shifted copies at a quarter each
     "init": "dirac",  # 3x3 convs start as the identity on their first channels: a shallow net at first
     "bn_frozen_weight": True,  # BN scales fixed at 1: the conv weights' size is the only scale
-    "bn_bias_lr": 64.0,  # BN biases learn 64x faster (decay 64x smaller): they set what each GELU lets through
+    "bias_lr": 64.0,  # BN and whitening biases learn 64x faster (decay 64x smaller): they set what each GELU passes
     "bn_momentum": 0.4,  # running statistics follow the last few batches: the weights move fast
     "whiten_bias_epochs": 3.0,  # the whitening layer's bias learns early, then is frozen
     "lookahead": True,  # pulled to a slow average every 5 steps, harder towards the end; ends on it

@@ -48,8 +48,8 @@ class TrainConfig:
     bn_momentum: Annotated[float, "weight of each batch in batchnorm's running statistics (PyTorch's "
                            "momentum)"] = 0.1
     bn_frozen_weight: Annotated[bool, "keep batchnorm's scales at 1; only its biases train"] = False
-    bn_bias_lr: Annotated[float, "multiplier on the learning rate of batchnorm biases (their weight decay is "
-                          "divided by it)"] = 1.0
+    bias_lr: Annotated[float, "multiplier on the learning rate of the batchnorm and whitening biases "
+                       "(their weight decay is divided by it)"] = 1.0
     whiten_bias_epochs: Annotated[float, "epochs the whitening layer's bias trains before it is frozen"] = 0.0
     lookahead: Annotated[bool, "every 5 steps pull the weights towards a slow average of them, whose pull "
                          "grows over the run; the run ends on the average (Zhang et al.; airbench)"] = False
@@ -134,8 +134,8 @@ def config_problems(cfg: TrainConfig) -> list[str]:
         problems.append(f"tta_shift must be between 0 and 4, got {cfg.tta_shift}")
     if not 0 < cfg.bn_momentum <= 1:
         problems.append(f"bn_momentum must be in (0, 1], got {cfg.bn_momentum}")
-    if not 0 < cfg.bn_bias_lr <= 1000:
-        problems.append(f"bn_bias_lr must be > 0 and <= 1000, got {cfg.bn_bias_lr}")
+    if not 0 < cfg.bias_lr <= 1000:
+        problems.append(f"bias_lr must be > 0 and <= 1000, got {cfg.bias_lr}")
     if cfg.whiten_bias_epochs < 0:
         problems.append(f"whiten_bias_epochs must be >= 0, got {cfg.whiten_bias_epochs}")
     if cfg.eval_every <= 0:

@@ -7,19 +7,20 @@ import math
 import torch
 from torch import nn
 
+from ..models.whiten import Whiten
 from .config import TrainConfig
 
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
-    """The trainable parameters, with batchnorm biases in a group of their own when cfg.bn_bias_lr
-    scales their learning rate (each group's "lr_scale")."""
+    """The trainable parameters, with the batchnorm and whitening biases in a group of their own
+    when cfg.bias_lr scales their learning rate (each group's "lr_scale")."""
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if cfg.bn_bias_lr == 1:
+    if cfg.bias_lr == 1:
         return [{"params": trainable, "lr_scale": 1.0}]
-    bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                 and m.bias is not None and m.bias.requires_grad}
-    return [{"params": [p for p in trainable if id(p) not in bn_biases], "lr_scale": 1.0},
-            {"params": [p for p in trainable if id(p) in bn_biases], "lr_scale": cfg.bn_bias_lr}]
+    biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, Whiten))
+              and m.bias is not None}
+    return [{"params": [p for p in trainable if id(p) not in biases], "lr_scale": 1.0},
+            {"params": [p for p in trainable if id(p) in biases], "lr_scale": cfg.bias_lr}]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -1,4 +1,4 @@
-"""The speed-run recipe's parts, each checked by hand: dirac init, batchnorm settings, the BN-bias
+"""The speed-run recipe's parts, each checked by hand: dirac init, batchnorm settings, the bias
 learning rate, decoupled weight decay, lookahead, the whitening bias and multi-crop TTA."""
 
 import pytest
@@ -34,13 +34,15 @@ def test_batchnorm_momentum_and_frozen_scales():
     assert trained == {id(model[0].weight), id(model[0].bias), id(norm.bias)}
 
 
-def test_bn_biases_get_the_lr_multiplier_and_the_decay_divided_by_it():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
-    cfg = TrainConfig(bn_bias_lr=64.0, weight_decay=6.4e-3)
+def test_bn_and_whitening_biases_get_the_lr_multiplier_and_the_decay_divided_by_it():
+    from convscope.models.whiten import Whiten
+
+    model = nn.Sequential(Whiten(3, 1, bias=True), nn.Conv2d(6, 4, 3), nn.BatchNorm2d(4))
+    cfg = TrainConfig(bias_lr=64.0, weight_decay=6.4e-3)
     optimizer = make_optimizer(model, cfg)
     apply_hyperparams(optimizer, cfg, lr=0.5)
     plain, biases = optimizer.param_groups
-    assert [id(p) for p in biases["params"]] == [id(model[1].bias)]
+    assert [id(p) for p in biases["params"]] == [id(model[0].bias), id(model[2].bias)]
     assert len(plain["params"]) == 3  # conv weight and bias, bn weight
     assert (plain["lr"], plain["weight_decay"]) == (0.5, pytest.approx(6.4e-3))
     assert (biases["lr"], biases["weight_decay"]) == (32.0, pytest.approx(1e-4))
