@@ -15,7 +15,7 @@ import argparse
 import os
 
 
-from ablation import ADDED, without
+from ablation import before
 from machine import describe
 from convscope.data import load_dataset
 from convscope.models import get_preset
@@ -27,8 +27,7 @@ MARKS = {"convnetjs": (0.50, 0.60, 0.70)}
 
 def spec_and_config(name: str) -> tuple[list[dict], TrainConfig]:
     if name == "fast-before":
-        spec, config = without("fast", *ADDED)
-        return spec, config.replace(tta_shift=0)
+        return before("fast")
     preset = get_preset(name)
     return preset.spec, TrainConfig().replace(**preset.recipe)
 

@@ -22,7 +22,7 @@ def test_defaults_are_valid_and_replace_changes_one_field():
     ({"epochs": float("nan")}, "epochs must be a finite number, got nan"),
     ({"eval_every": float("inf")}, "eval_every must be a finite number, got inf"),
     ({"lr": float("-inf")}, "lr must be a finite number"),
-    ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
+    ({"precision": "fp8"}, "precision must be one of auto, fp32, bf16, fp16"),
     ({"learning_rate": 0.1}, "unknown hyperparameter(s): learning_rate"),
 ])
 def test_bad_values_are_refused_with_a_message(changes, message):
