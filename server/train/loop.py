@@ -25,9 +25,9 @@ from .batches import TrainBatches, eval_batches
 from .config import TrainConfig
 from .device import Precision, auto_precision, keep_freed_memory, resolve_device
 from .inputs import InputFormat
-from .tta import tta_logits
 from .optim import apply_hyperparams, decay_weights, lr_factor, make_optimizer
 from .recipe import Lookahead, init_weights, set_batchnorm, train_whiten_biases
+from .tta import tta_logits
 
 TRAIN_HISTORY_MAX = 20_000  # step records kept; past this, every other one is dropped (a live
                             # run of hours stays a few MB in memory and in its checkpoints)
