@@ -59,6 +59,7 @@ def test_a_late_web_server_shows_the_whole_run_and_answers_as_the_first(deployme
     a = d.web()
     d.wait(a, training_past(30))
     b = d.web()  # starts late: its charts come from the store and the stream
+    d.wait(b, training_past(30))  # it has read the broker's snapshot (a viewer before gets a resync)
     messages = asyncio.run(watch(b.ws_url, 3))
     assert messages[0]["type"] == "hello" and messages[0]["run"]["status"] == "training"
     steps = steps_seen(messages)

@@ -3,7 +3,9 @@
     python -m torch.distributed.run --nproc_per_node 2 tests/watched/torchrun_loop.py RUNS_DIR
 """
 
+import json
 import sys
+import time
 import urllib.request
 
 import torch
@@ -27,8 +29,13 @@ for step in range(1, 21):
     loss.backward()  # the gradients are averaged over both ranks
     opt.step()
     viz.log(step, loss=loss, batch_size=len(x))
-if rank == 0:
-    run = urllib.request.urlopen(viz.url.split("?")[0] + "api/run").read().decode()
+if rank == 0:  # the page as it is once the last step has reached it (log() sends every 0.1 s)
+    deadline = time.monotonic() + 10
+    while True:
+        run = urllib.request.urlopen(viz.url.split("?")[0] + "api/run").read().decode()
+        if json.loads(run)["step"] == 20 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     print(f"rank 0 page: {run}", flush=True)
 print(f"rank {rank}: {type(viz).__name__} {viz.url}", flush=True)
 viz.close()
